@@ -1,0 +1,1 @@
+"""The Falco rules engine: Falco's verdict on rules files, with every problem and its position."""

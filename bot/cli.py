@@ -1,0 +1,143 @@
+"""The `falco-rules-bot` command line; heavy modules are imported only by the subcommand that needs them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot import __version__
+
+if TYPE_CHECKING:
+    from bot.rules.engine import RulesFile
+    from bot.rules.result import Diagnostic
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _engine_version(text: str) -> tuple[int, int, int]:
+    parts = text.split(".")
+    if len(parts) == 1 and parts[0].isdigit():
+        return (0, int(parts[0]), 0)
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"invalid engine version '{text}' (expected x.y.z or an integer)")
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="falco-rules-bot", description="Checks Falco rules contributions.")
+    parser.add_argument("--version", action="version", version=f"falco-rules-bot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    val = sub.add_parser("validate", help="give Falco's verdict on rules files, loaded in order")
+    val.add_argument("files", nargs="+", metavar="FILE")
+    val.add_argument("--format", choices=("text", "json", "falco-json", "sarif"), default="text")
+    val.add_argument("--engine-version", type=_engine_version, default=None, metavar="V",
+                     help="engine version to emulate (default 0.62.0, Falco 0.44.1)")  # fmt: skip
+    val.add_argument("--plugin", action="append", default=[], metavar="NAME",
+                     help="also load this plugin's fields and source (repeatable)")  # fmt: skip
+    val.add_argument("--max-file-bytes", type=int, default=None, metavar="N")
+    val.add_argument("--max-depth", type=int, default=None, metavar="N",
+                     help="deepest YAML nesting and condition nesting accepted")  # fmt: skip
+    return parser
+
+
+def _usage_error(problem: str) -> int:
+    from bot.render import render
+
+    sys.stderr.write(render("usage_error.txt.j2", problem=problem))
+    return EXIT_USAGE
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """`validate`: Falco's verdict (falco-json) or every finding (text, json, sarif)."""
+    from bot.rules.engine import EngineOptions, RulesFile, load_like_falco, validate
+    from bot.rules.yamlsrc import Limits
+
+    files = []
+    for name in args.files:
+        try:
+            files.append(RulesFile(name, Path(name).read_bytes()))
+        except OSError as exc:
+            return _usage_error(f"cannot read {name}: {exc.strerror or exc}")
+    limits = Limits()
+    if args.max_file_bytes is not None:
+        limits = Limits(args.max_file_bytes, limits.max_yaml_depth, limits.max_condition_depth)
+    if args.max_depth is not None:
+        limits = Limits(limits.max_file_bytes, args.max_depth, args.max_depth)
+    options = EngineOptions(limits=limits, extra_plugins=frozenset(args.plugin))
+    if args.engine_version is not None:
+        options = EngineOptions(args.engine_version, None, frozenset(args.plugin), limits)
+    if args.format == "falco-json":
+        from bot.formats import falco_json
+
+        results = load_like_falco(files, options)
+        texts = {f.name: _text(f.content) for f in files}
+        print(json.dumps(falco_json(results, texts), indent=2))
+        return EXIT_OK if all(r.successful for r in results) else EXIT_FINDINGS
+    outcome = validate(files, options)
+    diags = outcome.diagnostics
+    if args.format == "json":
+        from bot.formats import bot_json
+
+        print(json.dumps(bot_json([f.name for f in files], diags), indent=2))
+    elif args.format == "sarif":
+        from bot.formats import sarif
+
+        print(json.dumps(sarif(diags), indent=2))
+    else:
+        sys.stdout.write(_text_report(files, diags))
+    return EXIT_FINDINGS if outcome.errors else EXIT_OK
+
+
+def _text(content: str | bytes) -> str:
+    return content if isinstance(content, str) else content.decode("utf-8", "replace")
+
+
+def _text_report(files: Sequence[RulesFile], diags: Sequence[Diagnostic]) -> str:
+    from bot.formats import code_description, snippet
+    from bot.render import render
+
+    texts = {f.name: _text(f.content) for f in files}
+    findings = []
+    for d in diags:
+        item_type, item_name = d.item()
+        findings.append(
+            {
+                "path": d.path,
+                "line": d.line,
+                "column": d.column,
+                "severity": d.severity,
+                "code": d.code,
+                "codedesc": code_description(d.code),
+                "message": d.message,
+                "item_type": item_type,
+                "item_name": item_name,
+                "snippet": snippet(d, texts),
+            }
+        )
+    summary = [
+        {
+            "name": f.name,
+            "errors": sum(1 for d in diags if d.severity == "error" and d.file == f.name),
+            "warnings": sum(1 for d in diags if d.severity == "warning" and d.file == f.name),
+        }
+        for f in files
+    ]
+    return render("validate.txt.j2", findings=findings, files=summary)
+
+
+COMMANDS = {"validate": cmd_validate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script and of `python -m bot`."""
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""The engine's entry points: Falco's per-file verdict, and every problem found in one pass."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from bot.rules import messages as m
+from bot.rules.collector import Collector, LoadConfig, LoadError
+from bot.rules.compiler import Compiler, CompileResult, TextRef
+from bot.rules.exceptions import validate_exception
+from bot.rules.positions import locate
+from bot.rules.reader import Reader
+from bot.rules.result import Context, Diagnostic, FileResult
+from bot.rules.yamlsrc import (
+    Limits,
+    MappingNode,
+    Node,
+    SequenceNode,
+    YamlLimitError,
+    YamlParseError,
+    compose_documents,
+    is_null,
+    mapping_index,
+)
+
+DEFAULT_ENGINE_VERSION = (0, 62, 0)
+DEFAULT_PLUGINS = frozenset({"container"})
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How to load: the engine version to emulate, which plugins are loaded, and the input limits."""
+
+    engine_version: tuple[int, int, int] = DEFAULT_ENGINE_VERSION
+    plugins: frozenset[str] | None = None
+    extra_plugins: frozenset[str] = frozenset()
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class RulesFile:
+    """One input file: its name as shown to people and its content."""
+
+    name: str
+    content: str | bytes
+
+
+@dataclass
+class Validation:
+    """Everything found in one pass: diagnostics in file order, the rule set, and the plugins used."""
+
+    diagnostics: list[Diagnostic]
+    collector: Collector
+    compiled: CompileResult | None
+    plugins: frozenset[str]
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        """Only the errors."""
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """Only the warnings."""
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+
+class _Source:
+    """A file decoded and composed once, shared by the plugin pre-scan and the reader."""
+
+    def __init__(self, file: RulesFile, limits: Limits) -> None:
+        self.name = file.name
+        self.text = ""
+        self.docs: list[Node | None] = []
+        self.failure: tuple[str, str, int, int, int] | None = None
+        raw = file.content
+        size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
+        if size > limits.max_file_bytes:
+            msg = m.bot_message("file_too_big", size=size, limit=limits.max_file_bytes)
+            self.failure = ("LOAD_ERR_FILE_READ", msg, 0, 0, 0)
+            return
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = raw.count(b"\n", 0, exc.start)
+                detail = m.bot_message("invalid_utf8", byte=raw[exc.start], offset=exc.start)
+                self.failure = (m.YAML_PARSE, f"yaml-cpp: error at line {line + 1}: {detail}", line, 0, exc.start)
+                return
+        self.text = raw
+        try:
+            self.docs = compose_documents(raw, limits)
+        except (YamlParseError, YamlLimitError) as exc:
+            self.failure = (m.YAML_PARSE, exc.message, exc.line, exc.column, exc.offset)
+
+    def required_plugins(self) -> set[str]:
+        """Plugin names (with alternatives) that the file's required_plugin_versions items name."""
+        names: set[str] = set()
+        for doc in self.docs:
+            if not isinstance(doc, SequenceNode):
+                continue
+            for item in doc.value:
+                if not isinstance(item, MappingNode):
+                    continue
+                reqs = mapping_index(item).get("required_plugin_versions")
+                if not isinstance(reqs, SequenceNode):
+                    continue
+                for entry in reqs.value:
+                    if isinstance(entry, MappingNode):
+                        names |= _names(entry)
+        return names
+
+
+def _names(entry: MappingNode) -> set[str]:
+    keys = mapping_index(entry)
+    out = {keys["name"].value} if "name" in keys and isinstance(keys["name"].value, str) else set()
+    alts = keys.get("alternatives")
+    if isinstance(alts, SequenceNode):
+        for alt in alts.value:
+            if isinstance(alt, MappingNode):
+                out |= _names(alt)
+    return out
+
+
+class _Run:
+    """One load of a sequence of files into one collector, reporting into a diagnostics list."""
+
+    def __init__(self, files: Sequence[RulesFile], options: EngineOptions) -> None:
+        from bot.rules.catalog import get_catalog
+
+        self.options = options
+        self.sources = [_Source(f, options.limits) for f in files]
+        self.texts = {s.name: s.text for s in self.sources}
+        plugins = set(DEFAULT_PLUGINS if options.plugins is None else options.plugins) | set(options.extra_plugins)
+        if options.plugins is None:
+            for src in self.sources:
+                plugins |= src.required_plugins()
+        self.catalog = get_catalog()
+        self.plugins = frozenset(p for p in plugins if self.catalog.has_plugin(p))
+        self.collector = Collector()
+        self.sink: list[Diagnostic] = []
+        self._fields: dict[str, object] = {}
+        self.cfg = LoadConfig(
+            sources=frozenset(self.catalog.sources(self.plugins)),
+            warn=lambda code, msg, ctx: self.report("warning", code, msg, ctx),
+            validate_exception=lambda source, ex: validate_exception(source, ex, self.field_defined),
+        )
+
+    def fields_for(self, source: str) -> object:
+        hit = self._fields.get(source)
+        if hit is None:
+            hit = self._fields[source] = self.catalog.fields_for(source, self.plugins)
+        return hit
+
+    def field_defined(self, source: str, text: str) -> bool:
+        from bot.rules.fielddefs import is_field_defined
+
+        return is_field_defined(text, self.fields_for(source))
+
+    def report(
+        self,
+        severity: str,
+        code: str,
+        message: str,
+        ctx: Context,
+        ref: TextRef | None = None,
+        pos: int | None = None,
+    ) -> None:
+        diag = Diagnostic(severity, code, message, ctx, path=ctx.file)
+        located = locate(ref, pos, self.texts) if ref is not None and pos is not None else None
+        if located is not None:
+            diag.path, diag.line, diag.column = located
+        else:
+            for loc in reversed(ctx.locations):
+                if loc.name == ctx.file:
+                    diag.line, diag.column = loc.line + 1, loc.column + 1
+                    break
+        if code.startswith("BOT_"):
+            diag.origin = "bot"
+        if code == "LOAD_DEPRECATED_ITEM" and message.startswith("usage of deprecated field '"):
+            diag.deprecated_field = message.split("'")[1]
+        self.sink.append(diag)
+
+    def read(self, src: _Source, strict: bool) -> bool:
+        """Reader::read: parse errors fail the file; in strict mode the first error stops it."""
+        root = Context(src.name)
+        if src.failure is not None:
+            code, msg, line, col, off = src.failure
+            self.report("error", code, msg, root.at_mark(m.RULES_CONTENT, line, col, off) if line or col else root)
+            return False
+        reader = Reader(self.collector, self.cfg, self.options.engine_version)
+        ok = True
+        for doc in src.docs:
+            if doc is None or is_null(doc):
+                continue
+            try:
+                if not isinstance(doc, (SequenceNode, MappingNode)):
+                    raise LoadError(m.YAML_VALIDATE, "Rules content is not yaml", root)
+                if not isinstance(doc, SequenceNode):
+                    raise LoadError(m.YAML_VALIDATE, "Rules content is not yaml array of objects", root)
+            except LoadError as exc:
+                self.report("error", exc.code, exc.message, exc.ctx)
+                if strict:
+                    return False
+                ok = False
+                continue
+            for item in doc.value:
+                if is_null(item):
+                    continue
+                try:
+                    reader.read_item(item, root)
+                except LoadError as exc:
+                    self.report("error", exc.code, exc.message, exc.ctx)
+                    if strict:
+                        return False
+                    ok = False
+        return ok
+
+    def compile(self, strict: bool) -> CompileResult | None:
+        all_codes, codes_of = self.catalog.event_codes_api()
+        compiler = Compiler(
+            self.collector,
+            self.report,
+            strict,
+            self.fields_for,
+            (all_codes, codes_of),
+            self.options.limits.max_condition_depth,
+        )
+        try:
+            return compiler.run()
+        except LoadError:
+            return None
+
+
+def _deep_recursion() -> None:
+    # Conditions may nest up to the parser's depth limit; the analyses recurse once per level.
+    if sys.getrecursionlimit() < 20000:
+        sys.setrecursionlimit(20000)
+
+
+def load_like_falco(files: Sequence[RulesFile], options: EngineOptions | None = None) -> list[FileResult]:
+    """Falco's `-V a -V b`: each file read (stopping at its first error) then everything compiled."""
+    _deep_recursion()
+    run = _Run(files, options or EngineOptions())
+    results: list[FileResult] = []
+    for src in run.sources:
+        start = len(run.sink)
+        if run.read(src, strict=True):
+            run.compile(strict=True)
+        result = FileResult(src.name)
+        for diag in run.sink[start:]:
+            if diag.origin == "bot" and diag.severity == "warning":
+                continue
+            (result.errors if diag.severity == "error" else result.warnings).append(diag)
+        results.append(result)
+    return results
+
+
+def validate(files: Sequence[RulesFile], options: EngineOptions | None = None) -> Validation:
+    """Every problem in one pass: all files read without stopping, then one compile of the whole set."""
+    _deep_recursion()
+    run = _Run(files, options or EngineOptions())
+    ok = True
+    for src in run.sources:
+        ok = run.read(src, strict=False) and ok
+    compiled = run.compile(strict=False)
+    return Validation(_dedupe(run.sink), run.collector, compiled, run.plugins)
+
+
+def _dedupe(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """The same finding at the same place is listed once (macros shared by many rules)."""
+    seen: set[tuple[str, str, str, int | None, int | None, str]] = set()
+    out: list[Diagnostic] = []
+    for d in diags:
+        key = (d.code, d.message, d.path, d.line, d.column, d.severity)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out

@@ -1,0 +1,72 @@
+"""A rule's output string checked as Falco checks it: %container.info, the format, deprecated fields."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.rules import messages as m
+from bot.rules.collector import RuleInfo
+from bot.rules.errors import RulesEngineError
+from bot.rules.filtercheck import check_output_operand
+from bot.rules.output import parse_output
+
+if TYPE_CHECKING:
+    from bot.rules.compiler import Compiler
+
+CONTAINER_INFO = "%container.info"
+DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human",
+                            "evt.wait_latency")  # fmt: skip
+
+
+class OutputChecker:
+    """Checks outputs for one compile, caching the verdict of each distinct format per source."""
+
+    def __init__(self, compiler: Compiler) -> None:
+        self.compiler = compiler
+        self._memo: dict[tuple[str, str], tuple[str | None, int | None]] = {}
+
+    def format_error(self, fmt: str, source: str) -> tuple[str | None, int | None]:
+        """The formatter's error text for `fmt` (None when it compiles) and the offset it concerns."""
+        key = (fmt, source)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        fields = self.compiler.fields_for(source)
+        try:
+            parse_output(fmt, lambda operand: check_output_operand(operand, fields))  # type: ignore[arg-type]
+            hit = (None, None)
+        except RulesEngineError as exc:
+            hit = (exc.message, exc.pos.offset if exc.pos else None)
+        self._memo[key] = hit
+        return hit
+
+    def check(self, info: RuleInfo) -> bool:
+        """False when the rule is skipped (skip-if-unknown-filter); raises in strict mode on errors."""
+        from bot.rules.compiler import TextRef, is_unknown_error
+
+        comp = self.compiler
+        output = info.output
+        out_ctx = info.output_ctx or info.ctx
+        ref = TextRef(info.output_parts, [])
+        if CONTAINER_INFO in output:
+            comp.warn("LOAD_DEPRECATED_ITEM", m.CONTAINER_INFO_DEPRECATED, info.ctx)
+            output = output.replace(CONTAINER_INFO, "")
+        error, pos = self.format_error(output, info.source)
+        if error is not None:
+            if is_unknown_error(error) and info.skip_if_unknown_filter:
+                comp.warn("LOAD_UNKNOWN_FILTER", error, out_ctx, ref, pos)
+                return False
+            comp.fail(m.COMPILE_OUTPUT, error, out_ctx, ref, pos)
+            return False
+        for name in DEPRECATED_OUTPUT_FIELDS:
+            at = output.find(name)
+            if at != -1:
+                comp.report(
+                    "warning",
+                    "LOAD_DEPRECATED_ITEM",
+                    f"usage of deprecated field '{name}' has been detected in the rule output",
+                    out_ctx,
+                    ref,
+                    at,
+                )
+        return True

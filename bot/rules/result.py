@@ -1,0 +1,86 @@
+"""What the engine reports: diagnostics with Falco's context stack, and the verdict per file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.rules.yamlsrc import Node
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """One frame of Falco's context: what item, and where (yaml-cpp 0-based line and column)."""
+
+    item_type: str
+    item_name: str
+    name: str
+    line: int
+    column: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """A stack of locations, outermost first, as Falco's rule_loader::context keeps it."""
+
+    file: str
+    locations: tuple[Location, ...] = ()
+
+    def at(self, node: Node, item_type: str, item_name: str = "") -> Context:
+        """This context with one more frame for `node`."""
+        mark = node.start_mark
+        loc = Location(item_type, item_name, self.file, mark.line, mark.column, mark.index)
+        return Context(self.file, (*self.locations, loc))
+
+    def at_mark(self, item_type: str, line: int, column: int, offset: int) -> Context:
+        """This context with one more frame at an explicit position in the file."""
+        loc = Location(item_type, "", self.file, line, column, offset)
+        return Context(self.file, (*self.locations, loc))
+
+    def in_text(self, snippet_name: str, line: int, column: int, offset: int, item_type: str) -> Context:
+        """A frame inside a condition or output text (Falco names it by a quoted snippet)."""
+        loc = Location(item_type, "", snippet_name, line, column, offset)
+        return Context(self.file, (*self.locations, loc))
+
+
+@dataclass(slots=True)
+class Diagnostic:
+    """One error or warning; `line`/`column` are 1-based in the file, for people."""
+
+    severity: str
+    code: str
+    message: str
+    context: Context
+    path: str = ""
+    line: int | None = None
+    column: int | None = None
+    deprecated_field: str | None = None
+    origin: str = "falco"
+
+    @property
+    def file(self) -> str:
+        """The file whose load result carries the diagnostic (Falco's view)."""
+        return self.context.file
+
+    def item(self) -> tuple[str, str]:
+        """The blamed item: the innermost frame that names one, else the innermost frame."""
+        for loc in reversed(self.context.locations):
+            if loc.item_name:
+                return loc.item_type, loc.item_name
+        if self.context.locations:
+            return self.context.locations[-1].item_type, ""
+        return "", ""
+
+
+@dataclass(slots=True)
+class FileResult:
+    """Falco's load result for one file: success, its errors and warnings in Falco's order."""
+
+    name: str
+    errors: list[Diagnostic] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def successful(self) -> bool:
+        """True when the file loaded (warnings allowed)."""
+        return not self.errors

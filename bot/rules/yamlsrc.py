@@ -1,0 +1,173 @@
+"""YAML reading with positions: composes documents with libyaml and answers as yaml-cpp would."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+__all__ = [
+    "Limits",
+    "MappingNode",
+    "Node",
+    "ScalarNode",
+    "SequenceNode",
+    "YamlLimitError",
+    "YamlParseError",
+    "compose_documents",
+    "decode_bool",
+    "decode_uint",
+    "duplicate_keys",
+    "is_null",
+    "mapping_index",
+]
+
+_NULL_TAG = "tag:yaml.org,2002:null"
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds that keep hostile input from exhausting the machine; each is a setting."""
+
+    max_file_bytes: int = 10 * 1024 * 1024
+    max_yaml_depth: int = 1000
+    max_condition_depth: int = 1000
+    max_alias_nodes: int = 200_000
+
+
+class YamlParseError(Exception):
+    """A document that libyaml cannot parse; carries a yaml-cpp style message and a 0-based mark."""
+
+    def __init__(self, message: str, line: int, column: int, offset: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.offset = offset
+
+
+class YamlLimitError(Exception):
+    """An input beyond one of the configured limits."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0, offset: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.offset = offset
+
+
+_INDENT = re.compile(r"^[ \t]*", re.MULTILINE)
+_DASH_CHAIN = re.compile(r"(?:-[ \t]+){8,}")
+
+
+def _depth_bound(text: str) -> int:
+    """A cheap upper bound of the nesting depth: flow brackets + deepest indentation + dash chains."""
+    bound = text.count("[") + text.count("{")
+    bound += max((len(m) for m in _INDENT.findall(text)), default=0)
+    bound += max((len(m) // 2 for m in _DASH_CHAIN.findall(text)), default=0)
+    return bound
+
+
+def _check_depth(text: str, limit: int) -> None:
+    """Walk libyaml's events (iteratively, in C) and refuse nesting deeper than `limit`."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > limit:
+                    mark = event.start_mark
+                    from bot.rules.messages import bot_message
+
+                    raise YamlLimitError(
+                        bot_message("too_deep", limit=limit),
+                        mark.line,
+                        mark.column,
+                        mark.index,
+                    )
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # the composer reports the syntax error with its own text
+
+
+def compose_documents(text: str, limits: Limits) -> list[Node | None]:
+    """All documents of `text` as position-carrying nodes (None for an empty document)."""
+    if _depth_bound(text) > limits.max_yaml_depth:
+        _check_depth(text, limits.max_yaml_depth)
+    try:
+        docs: list[Node | None] = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        if mark is None:
+            raise YamlParseError(f"yaml-cpp: error: {problem}", 0, 0, 0) from None
+        raise YamlParseError(
+            f"yaml-cpp: error at line {mark.line + 1}, column {mark.column + 1}: {problem}",
+            mark.line,
+            mark.column,
+            mark.index,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise YamlParseError(f"yaml-cpp: error: {exc}", 0, 0, 0) from None
+    return docs
+
+
+def is_null(node: Node) -> bool:
+    """yaml-cpp's IsNull: a plain `~`, `null`, `Null`, `NULL` or empty scalar."""
+    return node.tag == _NULL_TAG
+
+
+def mapping_index(node: MappingNode) -> dict[str, Node]:
+    """Key text to value node; the first of duplicate keys wins, as yaml-cpp's lookup does."""
+    out: dict[str, Node] = {}
+    for key, value in node.value:
+        if isinstance(key, ScalarNode) and key.value not in out:
+            out[key.value] = value
+    return out
+
+
+def duplicate_keys(node: MappingNode) -> list[ScalarNode]:
+    """Keys that repeat an earlier key of the same mapping."""
+    seen: set[str] = set()
+    dups: list[ScalarNode] = []
+    for key, _ in node.value:
+        if isinstance(key, ScalarNode):
+            if key.value in seen:
+                dups.append(key)
+            seen.add(key.value)
+    return dups
+
+
+_TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"})
+_FALSE = frozenset({"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"})
+
+
+def decode_bool(text: str) -> bool | None:
+    """yaml-cpp's convert<bool>: the y/yes/true/on words in flexible case, else None."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None
+
+
+_INT = re.compile(r"\+?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\s*")
+
+
+def decode_uint(text: str, bits: int) -> int | None:
+    """yaml-cpp's convert<uintN>: a C++ stream read with base detection, the whole text consumed."""
+    if not _INT.fullmatch(text):
+        return None
+    digits = text.strip().lstrip("+")
+    if digits[:2] in ("0x", "0X"):
+        value = int(digits[2:], 16)
+    elif len(digits) > 1 and digits[0] == "0":
+        value = int(digits[1:], 8)
+    else:
+        value = int(digits)
+    return value if value < (1 << bits) else None

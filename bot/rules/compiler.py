@@ -42,6 +42,15 @@ class CompiledRule:
 
 
 @dataclass
+class CompileCaches:
+    """Work shared by the compiles of one load (Falco recompiles everything after each file)."""
+
+    parsed: dict[str, Expr | ConditionSyntaxError] = field(default_factory=dict)
+    leaves: dict[tuple[int, str], list[Diag]] = field(default_factory=dict)
+    outputs: dict[tuple[str, str], tuple[str | None, int | None]] = field(default_factory=dict)
+
+
+@dataclass
 class CompileResult:
     """What compiling produced for later analyses (diff, matrix)."""
 
@@ -82,7 +91,9 @@ class Compiler:
         fields_for: Callable[[str], object],
         events: tuple[int, Callable[[str], int]],
         max_depth: int,
+        caches: CompileCaches | None = None,
     ) -> None:
+        self.caches = caches or CompileCaches()
         self.col = col
         self.report = report
         self.strict = strict
@@ -90,7 +101,7 @@ class Compiler:
         self.all_codes, self.codes_of = events
         self.max_depth = max_depth
         self.result = CompileResult(ListTable())
-        self._leaf_memo: dict[tuple[int, str], list[Diag]] = {}
+        self._leaf_memo = self.caches.leaves
         self._macro_diags: dict[tuple[str, str], list[tuple[Diag, str]]] = {}
 
     def fail(self, code: str, message: str, ctx: Context, ref: TextRef | None = None, pos: int | None = None) -> None:
@@ -107,8 +118,17 @@ class Compiler:
         """Lists substituted, then the condition parsed (errors: LOAD_ERR_COMPILE_CONDITION)."""
         resolved, edits = substitute_lists(text, self.result.lists)
         ref = TextRef(parts, edits, shift)
+        parsed = self.caches.parsed.get(resolved)
+        if parsed is None:
+            try:
+                parsed = parse_condition(resolved, self.max_depth)
+            except ConditionSyntaxError as exc:
+                parsed = exc
+            self.caches.parsed[resolved] = parsed
         try:
-            return parse_condition(resolved, self.max_depth), ref
+            if isinstance(parsed, ConditionSyntaxError):
+                raise parsed
+            return parsed, ref
         except ConditionSyntaxError as exc:
             pos = exc.pos.offset if exc.pos else 0
             line, col = line_col(resolved, pos)
@@ -120,7 +140,7 @@ class Compiler:
         """compile(): lists, macros, rules, then unused macros and lists."""
         self.result.lists = compile_lists(self.col)
         refs = self.compile_macros()
-        self.resolver = MacroResolver(self.result.macro_asts, refs)
+        self.resolver = MacroResolver(self.result.macro_asts, refs, {n: i.index for n, i in self.col.macros.items()})
         self.used_macros: set[str] = set()
         self.resolve_macro_references()
         self.outputs = OutputChecker(self)
@@ -164,8 +184,7 @@ class Compiler:
             ast = self.result.macro_asts.get(info.name)
             if ast is None:
                 continue
-            visible = {o.name for o in order if o.index < info.visibility}
-            res = self.resolver.resolve_macro(info.name, visible, (info.name,))
+            res = self.resolver.resolve_macro(info.name, info.visibility, (info.name,))
             self.used_macros |= res.used
             problem = res.first_error()
             if problem is not None:

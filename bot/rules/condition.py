@@ -76,20 +76,30 @@ _LIST_OPS: Final = ("intersects", "in", "pmatch")
 _ALL_OPS: Final = _UNARY_OPS + _NUM_OPS + _STR_OPS + _WORD_STR_OPS + _LIST_OPS
 _OPERATOR: Final = re.compile(f"{_B}*(" + "|".join(re.escape(op) for op in _ALL_OPS) + ")")
 _LIST_OPERATOR: Final = re.compile("|".join(_LIST_OPS))
-# A plain term and what follows it in one regex call: `not` prefixes (group 1), a name (2), and
-# for a field a string operator (3) with a bare value (4) or a list operator (5) with a list of
-# bare items (6); then the connective, as _CONNECTIVE reads it (7 and 8).
-# Atomic groups and possessive quantifiers stop backtracking into a shorter name, word or item:
-# any text this does not match exactly as libsinsp would is left to the exact path.
+# A plain term and the connective after it, in one regex call. Groups: 1 `not` prefixes, 2 name,
+# 3 bare field argument; 4 `exists`; 5 numeric operator, 6 number; 7 string operator, 8 bare
+# value, 9 and 10 quoted value without backslashes; 11 list operator, 12 its items (bare, or
+# quoted without backslashes); 13 and 14 the connective, as _CONNECTIVE reads it.
+# Atomic groups and possessive quantifiers stop backtracking into a shorter name, number, word
+# or item; any term that this does not read exactly as libsinsp does is left to the exact path.
+_DQ_BODY: Final = r'[^"\\\x00]*+'
+_SQ_BODY: Final = r"[^'\\\x00]*+"
+_PLAIN_ITEM: Final = f"""(?:{_BARE}+|"{_DQ_BODY}"|'{_SQ_BODY}')"""
 _PLAIN_TERM: Final = re.compile(
     r"((?:not[ \t\n\v\f\r]+)*+)"
     f"((?>{_NAME.pattern}))"
+    r"(?:\[([^\]\[\"' \t\n\v\f\r]++)\])?"
     f"(?:{_B}*+(?:"
-    f"(==|=|!=|(?:{'|'.join(_WORD_STR_OPS)})(?={_B})){_B}*+({_BARE}+)(?!\\()"
-    f"|({'|'.join(_LIST_OPS)}){_B}*+\\({_B}*+({_BARE}+(?:{_B}*+,{_B}*+{_BARE}+)*+){_B}*+\\)"
+    "(exists)"
+    f"|(<=|<|>=|>){_B}*+((?>{_NUMBER.pattern}))"
+    f"|(==|=|!=|(?:{'|'.join(_WORD_STR_OPS)})(?={_B})){_B}*+"
+    rf"""(?:({_BARE}+)(?!\()|"({_DQ_BODY})"|'({_SQ_BODY})')"""
+    f"|({'|'.join(_LIST_OPS)}){_B}*+\\({_B}*+({_PLAIN_ITEM}(?:{_B}*+,{_B}*+{_PLAIN_ITEM})*+){_B}*+\\)"
     "))?"
     f"{_B}*+(?:(and|or)({_B}+|\\()?)?"
 )
+# One item of group 12: bare (group 1), or the inside of a double (2) or single (3) quoted string.
+_PLAIN_LIST_ITEM: Final = re.compile(f"""({_BARE})|"({_DQ_BODY})"|'({_SQ_BODY})'""")
 _UNARY, _NUM, _STR, _WORD, _LIST = range(5)
 # What parse_or reads next: a term, a group after `and(`, or a group after `or(`.
 _TERM, _AND_GROUP, _OR_GROUP = range(3)
@@ -290,7 +300,7 @@ class _Parser:
     runs on every condition of every rules file.
     """
 
-    __slots__ = ("breaks", "last", "line1_end", "max_depth", "pos", "text")
+    __slots__ = ("breaks", "fast_depth", "last", "line1_end", "max_depth", "pos", "text")
 
     def __init__(self, text: str, max_depth: int, start: int = 0) -> None:
         self.text = text
@@ -300,6 +310,8 @@ class _Parser:
         has_breaks = "\n" in text or "\r" in text
         self.breaks = [m.start() for m in _LINE_BREAK.finditer(text)] if has_breaks else []
         self.line1_end = self.breaks[0] if has_breaks else len(text)
+        # Terms below this depth take the fast path: its deepest guard is 4 levels further down.
+        self.fast_depth = max_depth - 5 if _USE_FAST_PATH else 0
 
     # -- positions, errors and small lexers ----------------------------------------------------
 
@@ -380,8 +392,9 @@ class _Parser:
         if closing:
             self.check_depth(depth)
             depth += 1
+        self.check_depth(depth)
         self.skip_blank()
-        self.check_depth(depth + 1)  # parse_or's and parse_and's guards, both at this spot
+        self.check_depth(depth + 1)  # parse_and's guard
         start = chain_start = self.pos
         children: list[Expr] = []
         chain: list[Expr] | None = []
@@ -433,13 +446,13 @@ class _Parser:
         pos ends after the connective, or after the blanks when there is none.
         """
         text = self.text
-        if _USE_FAST_PATH and depth + 5 < self.max_depth:
+        if depth < self.fast_depth and not text.startswith("(", self.pos):
             match = _PLAIN_TERM.match(text, self.pos)
             if match is not None:
                 expr = self.plain_term(match)
                 if expr is not None:
                     self.pos = match.end()
-                    return expr, match.group(7), match.group(8)
+                    return expr, match.group(13), match.group(14)
         expr = self.parse_not_exactly(depth)
         match = _CONNECTIVE.match(text, self.pos)
         assert match is not None  # every part of the pattern is optional
@@ -449,45 +462,63 @@ class _Parser:
     def plain_term(self, match: re.Match[str]) -> Expr | None:
         """The term a _PLAIN_TERM match read, if it is a plain one, else None.
 
-        Plain terms (`[not ...] macro`, `[not ...] field op value` with a bare value or a list
-        of bare items) make up most of every rules file, so they skip the exact path and its
-        depth checks (the caller leaves enough headroom). Anything else, errors included, goes
-        to parse_not_exactly, which starts over.
+        Plain terms (`[not ...] macro`, or `[not ...] field op value` without transformers,
+        escapes or modifiers) make up most of every rules file, so they skip the exact path and
+        its depth checks (fast_depth leaves enough headroom). Anything else, errors included,
+        goes to parse_not_exactly, which starts over.
         """
-        nots, name, str_op, bare, list_op = match.group(1, 2, 3, 4, 5)
+        nots, name, arg, exists, num_op, number, str_op, bare, dq, sq, list_op, _, _, _ = match.groups()
         start = match.start()
-        name_start = start + len(nots) if nots else start
-        line1_end = self.line1_end
-        at = self.at
-        where = Pos(name_start, 1, name_start + 1) if name_start <= line1_end else at(name_start)
+        offset = start + len(nots)
+        # Pos(offset, 1, offset + 1) is self.at(offset) on the first line, without the call.
+        where = Pos(offset, 1, offset + 1) if offset <= self.line1_end else self.at(offset)
         expr: Expr
         if "." not in name:
-            if str_op or list_op or (name in _TRANSFORMERS and self.text.startswith("(", match.end(2))):
+            # A macro name. An operator after it is an error, and `tolower(` or `not(` is no name.
+            if arg or exists or num_op or str_op or list_op or self.text.startswith("(", match.end(2)):
                 return None
             self.last = name
             expr = Identifier(name, where)
         elif str_op is not None:
-            if bare in _MODIFIERS:
-                return None
-            offset = match.start(4)
-            value = StrValue(bare, False, Pos(offset, 1, offset + 1) if offset <= line1_end else at(offset))
-            self.last = bare
+            if bare is not None:
+                if bare in _MODIFIERS:
+                    return None
+                offset = match.start(8)
+                self.last = bare
+            else:
+                offset = match.start(9 if sq is None else 10) - 1
+                self.last = bare = dq if sq is None else sq
+            at = Pos(offset, 1, offset + 1) if offset <= self.line1_end else self.at(offset)
             # The check and its field start at the same place and share one Pos.
-            expr = Check(FieldRef(name, None, where), str_op, None, value, where)
+            expr = Check(
+                FieldRef(name, arg, where), str_op, None, StrValue(bare, dq is not None or sq is not None, at), where
+            )
         elif list_op is not None:
-            text = self.text
-            items: list[ListItem] = [
-                StrValue(item.group(), False, at(item.start()))
-                for item in _BARE_STR.finditer(text, match.start(6), match.end(6))
-            ]
-            self.last = ")"
-            # The list starts at its "(", the last one before the first item.
-            values = ListValue(items, at(text.rindex("(", 0, match.start(6))))
-            expr = Check(FieldRef(name, None, where), list_op, None, values, where)
+            expr = Check(FieldRef(name, arg, where), list_op, None, self.plain_list(match), where)
+        elif num_op is not None:
+            self.last = number
+            value = StrValue(number, False, self.at(match.start(6)))
+            expr = Check(FieldRef(name, arg, where), num_op, None, value, where)
+        elif exists is not None:
+            self.last = exists
+            expr = Check(FieldRef(name, arg, where), exists, None, None, where)
         else:
             return None
         # Each `not` toggles: an even number of them cancels out.
-        return Not(expr, at(start)) if nots and nots.count("not") % 2 else expr
+        return Not(expr, self.at(start)) if nots and nots.count("not") % 2 else expr
+
+    def plain_list(self, match: re.Match[str]) -> ListValue:
+        """The list that group 12 of a _PLAIN_TERM match read."""
+        text = self.text
+        at = self.at
+        items: list[ListItem] = []
+        for item in _PLAIN_LIST_ITEM.finditer(text, match.start(12), match.end(12)):
+            bare, dq, sq = item.groups()
+            quoted = bare is None
+            items.append(StrValue(bare if not quoted else dq if sq is None else sq, quoted, at(item.start())))
+        self.last = ")"
+        # The list starts at its "(", the last one before the first item.
+        return ListValue(items, at(text.rindex("(", 0, match.start(12))))
 
     def parse_not_exactly(self, depth: int) -> Expr:
         """libsinsp's parse_not with its parse_check inlined, guards and all."""
@@ -566,12 +597,13 @@ class _Parser:
             op = match.group()
             self.pos = match.end()
             kind = _LIST
+        if kind == _LIST:
+            self.check_depth(depth + 1)
+            return Check(lhs, op, None, self.list_value(depth + 1), self.at(start))
         if depth + 2 >= self.max_depth:
             self.check_value_depth(depth + 1)
         if kind == _NUM:
             return Check(lhs, op, None, self.num_value(depth + 1), self.at(start))
-        if kind == _LIST:
-            return Check(lhs, op, None, self.list_value(depth + 1), self.at(start))
         match = _STR_VALUE.match(text, self.pos)
         assert match is not None  # every part of the pattern is optional
         bare = match.group(2)
@@ -641,6 +673,7 @@ class _Parser:
         if self.text.startswith("(", start):
             self.pos += 1
             return self.paren_list(start, depth + 1)
+        self.check_depth(depth + 1)  # try_parse_transformer_or_val's guard
         value = self.call_value(depth + 1)
         if value is not None:
             return value
@@ -700,11 +733,15 @@ class _Parser:
         """A quoted list item at pos; for a bad first item None (libsinsp swallows it), else raise."""
         start = self.pos
         quoted = self.lex_quoted()
-        if quoted is not None and quoted[1] is None:
+        if quoted is None:
+            problem = "expected a string value"
+        elif quoted[1] is None:
             return StrValue(quoted[0], True, self.at(start))
+        else:
+            problem = quoted[1]
         if first:
             return None
-        raise self.error("expected a string value" if quoted is None else quoted[1] or "")
+        raise self.error(problem)
 
     # -- fields and transformers ---------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from bot.rules import messages as m
 from bot.rules.collector import Collector, LoadConfig, LoadError
-from bot.rules.compiler import Compiler, CompileResult, TextRef
+from bot.rules.compiler import CompileCaches, Compiler, CompileResult, TextRef
 from bot.rules.exceptions import validate_exception
 from bot.rules.positions import locate
 from bot.rules.reader import Reader
@@ -141,6 +141,7 @@ class _Run:
         self.plugins = frozenset(p for p in plugins if self.catalog.has_plugin(p))
         self.collector = Collector()
         self.sink: list[Diagnostic] = []
+        self.caches = CompileCaches()
         self._fields: dict[str, object] = {}
         self.cfg = LoadConfig(
             sources=frozenset(self.catalog.sources(self.plugins)),
@@ -227,6 +228,7 @@ class _Run:
             self.fields_for,
             (all_codes, codes_of),
             self.options.limits.max_condition_depth,
+            self.caches,
         )
         try:
             return compiler.run()

@@ -52,25 +52,26 @@ def identifiers(expr: Expr) -> list[Identifier]:
 class MacroResolver:
     """Resolves references against parsed macro conditions, memoising each macro's expansion."""
 
-    def __init__(self, asts: dict[str, Expr | None], refs: dict[str, list[Identifier]]) -> None:
+    def __init__(self, asts: dict[str, Expr | None], refs: dict[str, list[Identifier]], index: dict[str, int]) -> None:
+        self.index = index  # macro name -> definition index, for visibility
         self.asts = asts
         self.refs = refs
         self._memo: dict[str, Resolution] = {}
 
     def resolve(
-        self, expr: Expr, visible: set[str] | None, owner: str | None = None, path: tuple[str, ...] = ()
+        self, expr: Expr, visible: int | None, owner: str | None = None, path: tuple[str, ...] = ()
     ) -> Resolution:
-        """Resolve `expr`; `visible` None means every macro is visible (rules see all macros)."""
+        """Resolve `expr`; macros defined at an index below `visible` are visible (None: all, as for rules)."""
         res = Resolution()
         for ident in identifiers(expr) if owner is None else self.refs.get(owner, []):
             self._visit(ident, visible, owner, path, res)
         return res
 
     def _visit(
-        self, ident: Identifier, visible: set[str] | None, owner: str | None, path: tuple[str, ...], res: Resolution
+        self, ident: Identifier, visible: int | None, owner: str | None, path: tuple[str, ...], res: Resolution
     ) -> None:
         name = ident.name
-        known = name in self.asts if visible is None else name in visible
+        known = name in self.asts if visible is None else self.index.get(name, visible) < visible
         if not known:
             res.unknown.append(MacroProblem("unknown", name, ident.pos, owner))
             return
@@ -93,7 +94,7 @@ class MacroResolver:
         res.loops.extend(sub.loops)
         res.unknown.extend(sub.unknown)
 
-    def resolve_macro(self, name: str, visible: set[str] | None, path: tuple[str, ...]) -> Resolution:
+    def resolve_macro(self, name: str, visible: int | None, path: tuple[str, ...]) -> Resolution:
         """Resolve the references inside macro `name`."""
         res = Resolution()
         for ident in self.refs.get(name, []):

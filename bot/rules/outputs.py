@@ -23,7 +23,7 @@ class OutputChecker:
 
     def __init__(self, compiler: Compiler) -> None:
         self.compiler = compiler
-        self._memo: dict[tuple[str, str], tuple[str | None, int | None]] = {}
+        self._memo = compiler.caches.outputs
 
     def format_error(self, fmt: str, source: str) -> tuple[str | None, int | None]:
         """The formatter's error text for `fmt` (None when it compiles) and the offset it concerns."""

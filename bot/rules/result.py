@@ -19,28 +19,47 @@ class Location:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
 class Context:
-    """A stack of locations, outermost first, as Falco's rule_loader::context keeps it."""
+    """A stack of locations, outermost first, as Falco's rule_loader::context keeps it.
 
-    file: str
-    locations: tuple[Location, ...] = ()
+    Built as a linked list of frames so that creating one (thousands per file) stays cheap;
+    `locations` materialises the stack only when a diagnostic needs it.
+    """
+
+    __slots__ = ("_frame", "file", "parent")
+
+    def __init__(self, file: str, parent: Context | None = None, frame: tuple[object, ...] | None = None) -> None:
+        self.file = file
+        self.parent = parent
+        self._frame = frame
+
+    @property
+    def locations(self) -> tuple[Location, ...]:
+        """The frames, outermost first."""
+        out: list[Location] = []
+        ctx: Context | None = self
+        while ctx is not None and ctx._frame is not None:
+            frame = ctx._frame
+            if len(frame) == 3:
+                item_type, item_name, node = frame
+                mark = node.start_mark  # type: ignore[attr-defined]
+                out.append(Location(str(item_type), str(item_name), self.file, mark.line, mark.column, mark.index))
+            else:
+                out.append(Location(*frame))  # type: ignore[arg-type]
+            ctx = ctx.parent
+        return tuple(reversed(out))
 
     def at(self, node: Node, item_type: str, item_name: str = "") -> Context:
         """This context with one more frame for `node`."""
-        mark = node.start_mark
-        loc = Location(item_type, item_name, self.file, mark.line, mark.column, mark.index)
-        return Context(self.file, (*self.locations, loc))
+        return Context(self.file, self, (item_type, item_name, node))
 
     def at_mark(self, item_type: str, line: int, column: int, offset: int) -> Context:
         """This context with one more frame at an explicit position in the file."""
-        loc = Location(item_type, "", self.file, line, column, offset)
-        return Context(self.file, (*self.locations, loc))
+        return Context(self.file, self, (item_type, "", self.file, line, column, offset))
 
     def in_text(self, snippet_name: str, line: int, column: int, offset: int, item_type: str) -> Context:
         """A frame inside a condition or output text (Falco names it by a quoted snippet)."""
-        loc = Location(item_type, "", snippet_name, line, column, offset)
-        return Context(self.file, (*self.locations, loc))
+        return Context(self.file, self, (item_type, "", snippet_name, line, column, offset))
 
 
 @dataclass(slots=True)

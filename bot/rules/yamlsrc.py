@@ -25,7 +25,45 @@ __all__ = [
 ]
 
 _NULL_TAG = "tag:yaml.org,2002:null"
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+
+
+class _Resolver(yaml.resolver.BaseResolver):
+    """Only what yaml-cpp distinguishes: a plain null scalar, else a string (Falco converts scalars itself)."""
+
+    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:  # type: ignore[override]
+        if kind is ScalarNode:
+            return _NULL_TAG if implicit[0] and value in _NULLS else _STR_TAG
+        return str(self.DEFAULT_SEQUENCE_TAG if kind is SequenceNode else self.DEFAULT_MAPPING_TAG)
+
+
+try:
+    from yaml.cyaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
+
+if _CParser is not None:
+
+    class _Loader(_CParser, yaml.constructor.SafeConstructor, _Resolver):  # type: ignore[misc]
+        """libyaml's parser and composer with the minimal resolver above."""
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _Resolver.__init__(self)
+
+else:  # pragma: no cover - PyYAML built without libyaml
+
+    class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,  # type: ignore[no-redef,misc]
+                  yaml.constructor.SafeConstructor, _Resolver):  # fmt: skip
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _Resolver.__init__(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +98,17 @@ class YamlLimitError(Exception):
         self.offset = offset
 
 
-_INDENT = re.compile(r"^[ \t]*", re.MULTILINE)
-_DASH_CHAIN = re.compile(r"(?:-[ \t]+){8,}")
+_DEEP_INDENT = 200
+_LONG_DASH_CHAIN = 100
+_INDENT = re.compile(r"\n[ \t]{%d}" % _DEEP_INDENT)
+_DASH_CHAIN = re.compile(r"-[ \t]+-[ \t]+-")  # three compact nested sequences: rare, so check precisely
 
 
 def _depth_bound(text: str) -> int:
-    """A cheap upper bound of the nesting depth: flow brackets + deepest indentation + dash chains."""
-    bound = text.count("[") + text.count("{")
-    bound += max((len(m) for m in _INDENT.findall(text)), default=0)
-    bound += max((len(m) // 2 for m in _DASH_CHAIN.findall(text)), default=0)
-    return bound
+    """A cheap upper bound of the nesting depth: flow brackets + indentation + compact `- - -` chains."""
+    if _INDENT.search(text) or _DASH_CHAIN.search(text):
+        return len(text)
+    return text.count("[") + text.count("{") + _DEEP_INDENT + _LONG_DASH_CHAIN
 
 
 def _check_depth(text: str, limit: int) -> None:

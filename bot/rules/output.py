@@ -1,0 +1,99 @@
+"""Cut a Falco output format into literal text and `%` operands as libsinsp's formatter (libs 0.25) does."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from bot.rules.ast import Operand
+from bot.rules.condition import parse_operand, pos_at
+from bot.rules.errors import ConditionSyntaxError
+
+__all__ = ["OutputToken", "parse_output"]
+
+_WIDTH: Final = re.compile(r"[0-9]+")
+
+
+@dataclass(slots=True)
+class OutputToken:
+    """One piece of an output format: literal text, or a `%` operand with its width.
+
+    For literal text `operand` is None, `width` 0 and `text` the text itself. For an operand,
+    `text` is its source (`proc.name` in `%20proc.name`) and `width` the decimal width after the
+    `%` (0 when there is none). `pos` is the offset in the format of the text or of the `%`.
+    """
+
+    text: str
+    operand: Operand | None
+    width: int
+    pos: int
+
+
+def parse_output(fmt: str, compile_operand: Callable[[Operand], str | None]) -> list[OutputToken]:
+    """The tokens of `fmt`, or ConditionSyntaxError with libsinsp's message (sinsp_evt_formatter::set_format).
+
+    compile_operand returns None when an operand compiles and the compiler's error text when it
+    does not. A leading `*` (print even with missing values) is not a token.
+    """
+    if not fmt:
+        raise ConditionSyntaxError("empty formatting token", pos_at(fmt, 0))
+    tokens: list[OutputToken] = []
+    literal_start = 1 if fmt.startswith("*") else 0
+    percent = fmt.find("%", literal_start)
+    while percent != -1:
+        if percent > literal_start:
+            tokens.append(OutputToken(fmt[literal_start:percent], None, 0, literal_start))
+        if percent == len(fmt) - 1:
+            raise ConditionSyntaxError(
+                "invalid formatting syntax: formatting cannot end with a %", pos_at(fmt, percent)
+            )
+        start, width = _width(fmt, percent)
+        operand, end = _longest_operand(fmt, start, percent, compile_operand)
+        tokens.append(OutputToken(fmt[start:end], operand, width, percent))
+        literal_start = end
+        percent = fmt.find("%", end)
+    if literal_start < len(fmt):
+        tokens.append(OutputToken(fmt[literal_start:], None, 0, literal_start))
+    return tokens
+
+
+def _width(fmt: str, percent: int) -> tuple[int, int]:
+    """Where the operand after `percent` starts, and the width written before it (0 if none)."""
+    match = _WIDTH.match(fmt, percent + 1)
+    if match is None:
+        return percent + 1, 0
+    if match.end() == len(fmt):
+        raise ConditionSyntaxError(
+            "invalid formatting syntax: formatting cannot end with a number", pos_at(fmt, percent)
+        )
+    return match.end(), int(match.group())
+
+
+def _longest_operand(
+    fmt: str, start: int, percent: int, compile_operand: Callable[[Operand], str | None]
+) -> tuple[Operand, int]:
+    """The longest prefix of fmt[start:] that parses and compiles as an operand, and its end.
+
+    libsinsp parses fmt[start:start + n] for n = the whole rest, then one character less, and so
+    on, keeping the first candidate that compiles (so `%proc.namex` is `%proc.name` and "x").
+    Its error when none does is the one for n = 1, which never parses: always "unknown filter:
+    unexpected token after '". Each parse only looks one character past where it stopped or
+    failed, so every candidate still covering that character fails the same way and is skipped.
+    """
+    length = len(fmt) - start
+    while True:
+        try:
+            operand, end = parse_operand(fmt[: start + length], start)
+        except ConditionSyntaxError as error:
+            message = error.message
+            seen = error.pos.offset if error.pos is not None else start
+        else:
+            problem = compile_operand(operand)
+            if problem is None:
+                return operand, end
+            message, seen = problem, end
+        length = min(length - 1, seen - start)
+        if length <= 0:
+            raise ConditionSyntaxError("unknown filter: " + message, pos_at(fmt, percent))

@@ -42,8 +42,9 @@ _NOT_BLANK: Final = re.compile(r"not[ \t\n\v\f\r]+")
 _B: Final = r"[ \t\x08\r\n]"
 _BLANK_CHARS: Final = (" ", "\t", "\x08", "\r", "\n")
 _BLANK: Final = re.compile(_B + "*")
-_BARE: Final = r"[^()\"' \t\n\v\f\r=,]+"
-_BARE_STR: Final = re.compile(_BARE)
+# One character of a bare string (libsinsp's BARESTR is a run of them).
+_BARE_CHAR: Final = r"[^()\"' \t\n\v\f\r=,]"
+_BARE: Final = _BARE_CHAR + "+"
 # Blanks, then `name(` (a transformer or `val`, group 1) or a bare string (group 2).
 _STR_VALUE: Final = re.compile(f"{_B}*(?:([a-zA-Z][a-zA-Z0-9_]*)\\(|({_BARE}))?")
 # Blanks, then a bare list item (group 1) with the blanks and comma after it (group 2).
@@ -84,7 +85,7 @@ _LIST_OPERATOR: Final = re.compile("|".join(_LIST_OPS))
 # or item; any term that this does not read exactly as libsinsp does is left to the exact path.
 _DQ_BODY: Final = r'[^"\\\x00]*+'
 _SQ_BODY: Final = r"[^'\\\x00]*+"
-_PLAIN_ITEM: Final = f"""(?:{_BARE}+|"{_DQ_BODY}"|'{_SQ_BODY}')"""
+_PLAIN_ITEM: Final = f"""(?:{_BARE_CHAR}++|"{_DQ_BODY}"|'{_SQ_BODY}')"""
 _PLAIN_TERM: Final = re.compile(
     r"((?:not[ \t\n\v\f\r]+)*+)"
     f"((?>{_NAME.pattern}))"
@@ -93,7 +94,7 @@ _PLAIN_TERM: Final = re.compile(
     "(exists)"
     f"|(<=|<|>=|>){_B}*+((?>{_NUMBER.pattern}))"
     f"|(==|=|!=|(?:{'|'.join(_WORD_STR_OPS)})(?={_B})){_B}*+"
-    rf"""(?:({_BARE}+)(?!\()|"({_DQ_BODY})"|'({_SQ_BODY})')"""
+    rf"""(?:({_BARE_CHAR}++)(?!\()|"({_DQ_BODY})"|'({_SQ_BODY})')"""
     f"|({'|'.join(_LIST_OPS)}){_B}*+\\({_B}*+({_PLAIN_ITEM}(?:{_B}*+,{_B}*+{_PLAIN_ITEM})*+){_B}*+\\)"
     "))?"
     f"{_B}*+(?:(and|or)({_B}+|\\()?)?"
@@ -111,9 +112,9 @@ _OP_KIND: Final = {
     **dict.fromkeys(_LIST_OPS, _LIST),
 }
 _KEYWORDS: Final = frozenset({"and", "or", "not"})
+_MODIFIERS: Final = frozenset({"oneof", "anyof", "allof"})
 # Off only in tests, which check that the fast path and the exact one agree.
 _USE_FAST_PATH = True
-_MODIFIERS: Final = frozenset({"oneof", "anyof", "allof"})
 
 _TRANSFORMERS: Final = frozenset({"tolower", "toupper", "b64", "basename", "len", "join", "concat", "getopt"})
 _TRANSFORMER_NAMES: Final = "'val', 'tolower', 'toupper', 'b64', 'basename', 'len', 'join', 'concat', 'getopt'"
@@ -155,7 +156,7 @@ def parse_condition(text: str, max_depth: int = 1000) -> Expr:
         expr = parser.parse_or(1)
     except RecursionError:
         # Only reachable with a max_depth far above Falco's 1000 (every recursive path here
-        # spends at most one Python frame per two libsinsp levels): fail like the limit does.
+        # costs at most one Python frame per two libsinsp levels): fail as the limit would.
         raise parser.depth_exceeded() from None
     if parser.pos != len(text):
         raise parser.error(f"unexpected token after '{parser.last}', expecting 'or', 'and'")
@@ -169,21 +170,10 @@ def parse_operand(text: str, start: int = 0, max_depth: int = 100) -> tuple[Oper
     max_depth defaults to libsinsp's parser default, which the output formatter keeps.
     """
     parser = _Parser(text, max_depth, start)
-    parser.check_depth(1)
-    match = _NAME.match(text, start)
-    if match is not None:
-        name = match.group()
-        end = match.end()
-        if "." in name:
-            parser.pos = end
-            return parser.field_rest(name, start, 2), parser.pos
-        if name in _TRANSFORMERS and text.startswith("(", end):
-            parser.pos = end + 1
-            parser.skip_blank()
-            return parser.transformer_rest(name, start, 2), parser.pos
-    # libsinsp leaves out the closing quote here, and nothing has been lexed yet, so the text
-    # is always "unexpected token after '".
-    raise parser.error("unexpected token after '")
+    try:
+        return parser.parse_operand(start), parser.pos
+    except RecursionError:
+        raise parser.depth_exceeded() from None
 
 
 def format_expr(expr: Expr | Value | TransformerArg) -> str:
@@ -393,28 +383,22 @@ class _Parser:
             self.check_depth(depth)
             depth += 1
         self.check_depth(depth)
-        self.skip_blank()
+        if self.text.startswith(_BLANK_CHARS, self.pos):
+            self.skip_blank()
         self.check_depth(depth + 1)  # parse_and's guard
         start = chain_start = self.pos
         children: list[Expr] = []
-        chain: list[Expr] | None = []
+        chain: list[Expr] | None = []  # the and-chain being read; None after an `or(...)` group
         operand = _TERM
         while True:
             if operand == _TERM:
                 expr, keyword, follow = self.term(depth + 2)
             else:
                 expr = self.parse_or(depth + 2 if operand == _AND_GROUP else depth + 1, True)
-                match = _CONNECTIVE.match(self.text, self.pos)
-                assert match is not None  # every part of the pattern is optional
-                keyword, follow = match.group(1, 2)
-                # After an `or(...)` group libsinsp's loop only looks for another `or`.
-                self.pos = match.start(1) if operand == _OR_GROUP and keyword == "and" else match.end()
-                if operand == _OR_GROUP and keyword == "and":
-                    keyword = None
-            if operand == _OR_GROUP:
+                keyword, follow = self.connective(or_only=operand == _OR_GROUP)
+            if chain is None or operand == _OR_GROUP:
                 children.append(expr)
             else:
-                assert chain is not None
                 chain.append(expr)
             if keyword is None:
                 break
@@ -424,26 +408,43 @@ class _Parser:
                 operand = _AND_GROUP if follow == "(" else _TERM
                 continue
             if chain is not None:
-                children.append(chain[0] if len(chain) == 1 else And(chain, self.at(chain_start)))
+                children.append(self.and_node(chain, chain_start))
             if follow == "(":
-                operand = _OR_GROUP
-                chain = None
+                operand, chain = _OR_GROUP, None
             else:
-                operand = _TERM
-                self.check_depth(depth + 1)
-                chain_start = self.pos
-                chain = []
+                self.check_depth(depth + 1)  # parse_and's guard
+                operand, chain, chain_start = _TERM, [], self.pos
         if chain is not None:
-            children.append(chain[0] if len(chain) == 1 else And(chain, self.at(chain_start)))
+            children.append(self.and_node(chain, chain_start))
         if closing:
             self.skip_blank()
             self.expect(")", "expected a ')' token")
         return children[0] if len(children) == 1 else Or(children, self.at(start))
 
+    def and_node(self, chain: list[Expr], start: int) -> Expr:
+        return chain[0] if len(chain) == 1 else And(chain, self.at(start))
+
+    def connective(self, or_only: bool) -> tuple[str | None, str | None]:
+        """The `and` or `or` at pos and what follows it (a blank, "(" or None), pos moving past them.
+
+        With `or_only` (after an `or(...)` group, where libsinsp's loop only looks for `or`) an
+        `and` ends the expression instead, pos staying before it.
+        """
+        match = _CONNECTIVE.match(self.text, self.pos)
+        assert match is not None  # every part of the pattern is optional
+        keyword, follow = match.group(1, 2)
+        if or_only and keyword == "and":
+            self.pos = match.start(1)
+            return None, None
+        self.pos = match.end()
+        return keyword, follow
+
     def term(self, depth: int) -> tuple[Expr, str | None, str | None]:
         """libsinsp's parse_not at depth, then the connective after it: (expr, and/or, blank or "(").
 
-        pos ends after the connective, or after the blanks when there is none.
+        pos ends after the connective, or after the blanks when there is none. Plain terms take
+        the fast path; the rest follows libsinsp step by step, parse_check included, so that a
+        group recurses straight back into parse_or (two frames per nesting level).
         """
         text = self.text
         if depth < self.fast_depth and not text.startswith("(", self.pos):
@@ -452,12 +453,29 @@ class _Parser:
                 expr = self.plain_term(match)
                 if expr is not None:
                     self.pos = match.end()
-                    return expr, match.group(13), match.group(14)
-        expr = self.parse_not_exactly(depth)
-        match = _CONNECTIVE.match(text, self.pos)
-        assert match is not None  # every part of the pattern is optional
-        self.pos = match.end()
-        return expr, match.group(1), match.group(2)
+                    keyword, follow = match.group(13, 14)
+                    return expr, keyword, follow
+        self.check_depth(depth)
+        start = pos = self.pos
+        negate = False
+        while text.startswith("not", pos) and (not_blank := _NOT_BLANK.match(text, pos)) is not None:
+            negate = not negate
+            pos = self.pos = not_blank.end()
+        if text.startswith("not(", pos):
+            negate = not negate
+            self.pos = pos + 4
+            expr = self.parse_or(depth + 1, True)
+        else:
+            self.check_depth(depth + 1)  # parse_check's guard
+            self.skip_blank()
+            if text.startswith("(", self.pos):
+                self.pos += 1
+                expr = self.parse_or(depth + 2, True)
+            else:
+                expr = self.parse_check_operand(self.pos, depth + 1)
+        if negate:
+            expr = Not(expr, self.at(start))
+        return (expr, *self.connective(or_only=False))
 
     def plain_term(self, match: re.Match[str]) -> Expr | None:
         """The term a _PLAIN_TERM match read, if it is a plain one, else None.
@@ -465,7 +483,7 @@ class _Parser:
         Plain terms (`[not ...] macro`, or `[not ...] field op value` without transformers,
         escapes or modifiers) make up most of every rules file, so they skip the exact path and
         its depth checks (fast_depth leaves enough headroom). Anything else, errors included,
-        goes to parse_not_exactly, which starts over.
+        is read again by term's exact path.
         """
         nots, name, arg, exists, num_op, number, str_op, bare, dq, sq, list_op, _, _, _ = match.groups()
         start = match.start()
@@ -483,16 +501,16 @@ class _Parser:
             if bare is not None:
                 if bare in _MODIFIERS:
                     return None
-                offset = match.start(8)
-                self.last = bare
+                value, quoted, offset = bare, False, match.start(8)
             else:
-                offset = match.start(9 if sq is None else 10) - 1
-                self.last = bare = dq if sq is None else sq
+                # A quoted value starts at its opening quote.
+                value, quoted, offset = (
+                    (dq, True, match.start(9) - 1) if sq is None else (sq, True, match.start(10) - 1)
+                )
+            self.last = value
             at = Pos(offset, 1, offset + 1) if offset <= self.line1_end else self.at(offset)
             # The check and its field start at the same place and share one Pos.
-            expr = Check(
-                FieldRef(name, arg, where), str_op, None, StrValue(bare, dq is not None or sq is not None, at), where
-            )
+            expr = Check(FieldRef(name, arg, where), str_op, None, StrValue(value, quoted, at), where)
         elif list_op is not None:
             expr = Check(FieldRef(name, arg, where), list_op, None, self.plain_list(match), where)
         elif num_op is not None:
@@ -511,43 +529,19 @@ class _Parser:
         """The list that group 12 of a _PLAIN_TERM match read."""
         text = self.text
         at = self.at
+        line1_end = self.line1_end
         items: list[ListItem] = []
         for item in _PLAIN_LIST_ITEM.finditer(text, match.start(12), match.end(12)):
             bare, dq, sq = item.groups()
-            quoted = bare is None
-            items.append(StrValue(bare if not quoted else dq if sq is None else sq, quoted, at(item.start())))
+            offset = item.start()
+            where = Pos(offset, 1, offset + 1) if offset <= line1_end else at(offset)
+            if bare is not None:
+                items.append(StrValue(bare, False, where))
+            else:
+                items.append(StrValue(dq if sq is None else sq, True, where))
         self.last = ")"
         # The list starts at its "(", the last one before the first item.
         return ListValue(items, at(text.rindex("(", 0, match.start(12))))
-
-    def parse_not_exactly(self, depth: int) -> Expr:
-        """libsinsp's parse_not with its parse_check inlined, guards and all."""
-        if depth >= self.max_depth:
-            raise self.depth_exceeded()
-        text = self.text
-        start = pos = self.pos
-        negate = False
-        if text.startswith("not", pos):
-            while (match := _NOT_BLANK.match(text, pos)) is not None:
-                negate = not negate
-                pos = match.end()
-            self.pos = pos
-            if text.startswith("not(", pos):
-                self.pos = pos + 4
-                child = self.parse_or(depth + 1, True)
-                return child if negate else Not(child, self.at(start))
-        # libsinsp's parse_check, at depth + 1
-        if depth + 1 >= self.max_depth:
-            raise self.depth_exceeded()
-        if text.startswith(_BLANK_CHARS, pos):
-            self.skip_blank()
-            pos = self.pos
-        if text.startswith("(", pos):
-            self.pos = pos + 1
-            child = self.parse_or(depth + 2, True)
-        else:
-            child = self.parse_check_operand(pos, depth + 1)
-        return Not(child, self.at(start)) if negate else child
 
     def parse_check_operand(self, start: int, depth: int) -> Expr:
         """The rest of parse_check once "(" is ruled out: a field or transformer check, or a macro name."""
@@ -744,6 +738,24 @@ class _Parser:
         raise self.error(problem)
 
     # -- fields and transformers ---------------------------------------------------------------
+
+    def parse_operand(self, start: int) -> Operand:
+        """libsinsp's parse_field_or_transformer (depth 1) at start."""
+        self.check_depth(1)
+        match = _NAME.match(self.text, start)
+        if match is not None:
+            name = match.group()
+            end = match.end()
+            if "." in name:
+                self.pos = end
+                return self.field_rest(name, start, 2)
+            if name in _TRANSFORMERS and self.text.startswith("(", end):
+                self.pos = end + 1
+                self.skip_blank()
+                return self.transformer_rest(name, start, 2)
+        # libsinsp leaves out the closing quote here, and nothing has been lexed yet, so the
+        # text is always "unexpected token after '".
+        raise self.error("unexpected token after '")
 
     def call_value(self, depth: int) -> Transformer | None:
         """libsinsp's try_parse_transformer_or_val at depth (pos past blanks): a transformer or `val(f)`."""

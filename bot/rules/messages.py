@@ -111,7 +111,7 @@ EXTENSION_ITEM = "extension item"
 _BOT_TEXTS: dict[str, str] | None = None
 
 
-def bot_message(key: str, **values: object) -> str:
+def bot_message(message_id: str, **values: object) -> str:
     """One of the engine's own sentences, from templates/engine.yml."""
     global _BOT_TEXTS
     if _BOT_TEXTS is None:
@@ -122,4 +122,4 @@ def bot_message(key: str, **values: object) -> str:
         path = Path(__file__).resolve().parents[2] / "templates" / "engine.yml"
         _BOT_TEXTS = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     assert _BOT_TEXTS is not None
-    return _BOT_TEXTS[key].format(**values)
+    return _BOT_TEXTS[message_id].format(**values)

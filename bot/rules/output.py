@@ -79,8 +79,8 @@ def _longest_operand(
     libsinsp parses fmt[start:start + n] for n = the whole rest, then one character less, and so
     on, keeping the first candidate that compiles (so `%proc.namex` is `%proc.name` and "x").
     Its error when none does is the one for n = 1, which never parses: always "unknown filter:
-    unexpected token after '". Each parse only looks one character past where it stopped or
-    failed, so every candidate still covering that character fails the same way and is skipped.
+    unexpected token after '". A parse looks one character past where it failed, and none past
+    where it succeeded, so the candidates that would repeat a failure are skipped.
     """
     length = len(fmt) - start
     while True:
@@ -88,12 +88,14 @@ def _longest_operand(
             operand, end = parse_operand(fmt[: start + length], start)
         except ConditionSyntaxError as error:
             message = error.message
-            seen = error.pos.offset if error.pos is not None else start
+            # Candidates that still hold the character the parser failed on fail the same way.
+            shorter = (error.pos.offset if error.pos is not None else start) - start
         else:
             problem = compile_operand(operand)
             if problem is None:
                 return operand, end
-            message, seen = problem, end
-        length = min(length - 1, seen - start)
+            # Candidates that still hold the whole operand parse (and fail to compile) the same way.
+            message, shorter = problem, end - start - 1
+        length = min(length - 1, shorter)
         if length <= 0:
             raise ConditionSyntaxError("unknown filter: " + message, pos_at(fmt, percent))

@@ -8,7 +8,7 @@ from bot.rules import decode as d
 from bot.rules import messages as m
 from bot.rules.collector import RuleUpdate, TextPart, fail
 from bot.rules.result import Context
-from bot.rules.yamlsrc import Node
+from bot.rules.yamlsrc import Node, ScalarNode, is_null
 
 if TYPE_CHECKING:
     from bot.rules.reader import Reader
@@ -54,7 +54,7 @@ def read_rule(reader: Reader, item: Node, keys: dict[str, Node], parent: Context
             upd.cond, upd.cond_node = node.value, node
         if "exceptions" in keys:
             upd.exceptions = read_exceptions(reader, keys, ctx, True)
-        upd.source = d.opt_string(keys, "source", ctx)
+        upd.source = _lenient_source(keys)
         reader.warn_unknown_keys(keys, RULE_KEYS, ctx)
         reader.col.append_rule(reader.cfg, upd)
     elif not any(k in keys for k in AUTHORING):
@@ -149,8 +149,16 @@ def _update(
         else:
             setattr(upd, key.replace("-", "_").replace("skip_if_unknown_filter", "skip_if_unknown_filter"),
                     d.boolean(keys, key, ctx))  # fmt: skip
-    upd.source = d.opt_string(keys, "source", ctx)
+    upd.source = _lenient_source(keys)
     return upd
+
+
+def _lenient_source(keys: dict[str, Node]) -> str | None:
+    """An append or override compares `source` only when it names one (an empty value is ignored)."""
+    node = keys.get("source")
+    if isinstance(node, ScalarNode) and not is_null(node) and node.value:
+        return str(node.value)
+    return None
 
 
 def _opt_bool(keys: dict[str, Node], key: str, ctx: Context, default: bool) -> bool:

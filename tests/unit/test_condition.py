@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
+
 import pytest
 
 from bot.rules.ast import (
@@ -137,7 +140,8 @@ PRINTED = [
     ("proc.name = !0.1222e+10", "proc.name = !0.1222e+10"),
     ("proc.name = 0xAAA.1", "proc.name = 0xAAA.1"),
     # bare and quoted values
-    ("proc.name = 0a!@#456:/\\.;!$%^&*[]{}|", "proc.name = 0a!@#456:/\\\\.;!$%^&*[]{}|"),
+    # a backslash in a value makes as_string quote it
+    ("proc.name = 0a!@#456:/\\.;!$%^&*[]{}|", 'proc.name = "0a!@#456:/\\\\.;!$%^&*[]{}|"'),
     ("evt.dir=> and fd.name=*.log", "(evt.dir = > and fd.name = *.log)"),
     ('proc.name = ""', "proc.name = "),
     ("proc.name = ''", "proc.name = "),
@@ -161,7 +165,7 @@ PRINTED = [
     ("a.b in ('single-quoted')", "a.b in (single-quoted)"),
     ('a.b in ("double quoted")', 'a.b in ("double quoted")'),
     ("a.g in (1, 'a', b.c)", "a.g in (1, a, b.c)"),
-    ("a.b in (0a!@#456:/\\.;!$%^&*[]{}|, value)", "a.b in (0a!@#456:/\\\\.;!$%^&*[]{}|, value)"),
+    ("a.b in (0a!@#456:/\\.;!$%^&*[]{}|, value)", 'a.b in ("0a!@#456:/\\\\.;!$%^&*[]{}|", value)'),
     ("a.b in ( a ,\n b\t)", "a.b in (a, b)"),
     ("a.b in x", "a.b in x"),
     ("a.b in shell_binaries and x", "(a.b in shell_binaries and x)"),
@@ -178,7 +182,6 @@ PRINTED = [
     ("proc.name = oneof", "proc.name = oneof"),
     ("proc.name = oneof and x", "(proc.name = oneof and x)"),
     ("proc.name = oneof or x", "(proc.name = oneof or x)"),
-    ("proc.name = anyof(a)", "proc.name = anyof"),
     # fields with arguments
     ("proc.aname[2] = bash", "proc.aname[2] = bash"),
     ("evt.arg[0] contains /bin", "evt.arg[0] contains /bin"),
@@ -188,7 +191,7 @@ PRINTED = [
     ("proc.env['A B'] = x", 'proc.env["A B"] = x'),
     ('test.str[""] = empty', "test.str = empty"),
     ("test.str[+0.25e+10] = a", "test.str[+0.25e+10] = a"),
-    ("test.str[0a!@#456:/\\.;!$%^&*(){}|] = v", "test.str[0a!@#456:/\\\\.;!$%^&*(){}|] = v"),
+    ("test.str[0a!@#456:/\\.;!$%^&*(){}|] = v", 'test.str["0a!@#456:/\\\\.;!$%^&*(){}|"] = v'),
     # transformers
     ("tolower(proc.name) = bash", "tolower(proc.name) = bash"),
     ("toupper(proc.name) exists", "toupper(proc.name) exists"),
@@ -357,6 +360,57 @@ def test_positions_match_libsinsp_unit_tests() -> None:
     assert isinstance(third, And) and third.pos == at(83)
 
 
+def positions(node: object) -> str:
+    """The node kinds and positions in libsinsp's pos_visitor order and format (filter_parser.ut.cpp)."""
+    kind = {And: "and", Or: "or", Not: "not", Identifier: "identifier", FieldRef: "field", Transformer: "transformer"}
+    pos = node.pos  # type: ignore[attr-defined]
+    where = f"{pos.offset} {pos.line} {pos.col}"
+    if isinstance(node, Check):
+        if node.rhs is None:
+            return f"unary{where}" + positions(node.lhs)
+        return f"binary{where}" + positions(node.lhs) + positions(node.rhs)
+    if isinstance(node, StrValue | ListValue):
+        return ("value" if isinstance(node, StrValue) else "list") + where
+    children = {And: "children", Or: "children", Transformer: "args"}.get(type(node))
+    inner = getattr(node, children, []) if children else ([node.child] if isinstance(node, Not) else [])
+    return kind[type(node)] + where + "".join(positions(child) for child in inner)
+
+
+LIBSINSP_POSITIONS = [
+    (
+        "(proc.aname[2]=nginx and evt.type in (connect,accept)) or (not fd.name exists) "
+        "or (proc.name=apache and evt.type=switch)",
+        "or0 1 1and1 1 2binary1 1 2field1 1 2value15 1 16binary25 1 26field25 1 26list37 1 38not59 1 60"
+        "unary63 1 64field63 1 64and83 1 84binary83 1 84field83 1 84value93 1 94binary104 1 105"
+        "field104 1 105value113 1 114",
+    ),
+    (
+        "b64(evt.name) exists and tolower(toupper(evt.type)) in val(some.field) and not evt.dir=b64(some.field)"
+        " or proc.name=b64(tolower(some.field))",
+        "or0 1 1and0 1 1unary0 1 1transformer0 1 1field4 1 5binary25 1 26transformer25 1 26transformer33 1 34"
+        "field41 1 42transformer55 1 56field59 1 60not75 1 76binary79 1 80field79 1 80transformer87 1 88"
+        "field91 1 92binary106 1 107field106 1 107transformer116 1 117transformer120 1 121field128 1 129",
+    ),
+    (
+        # libsinsp puts this `or` at 0 1 1, before the leading blank; here a node starts where its text does
+        "\n(proc.aname[2]=nginx\n     and evt.type in (connect,accept))\n   or (not fd.name exists)\n"
+        "   or (proc.name=apache\n       and evt.type=switch)",
+        "or1 2 1and2 2 2binary2 2 2field2 2 2value16 2 16binary31 3 10field31 3 10list43 3 22not68 4 8"
+        "unary72 4 12field72 4 12and95 5 8binary95 5 8field95 5 8value105 5 18binary123 6 12field123 6 12"
+        "value132 6 21",
+    ),
+    ("proc.name=nginx", "binary0 1 1field0 1 1value10 1 11"),
+    ("proc.aname[3]=nginx", "binary0 1 1field0 1 1value14 1 15"),
+    ("proc.name in ( nginx, apache)", "binary0 1 1field0 1 1list13 1 14"),
+    ("not proc.name=nginx", "not0 1 1binary4 1 5field4 1 5value14 1 15"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LIBSINSP_POSITIONS)
+def test_positions_match_libsinsp_pos_visitor(text: str, expected: str) -> None:
+    assert positions(parse_condition(text)) == expected
+
+
 def test_multiline_positions_count_every_line_break() -> None:
     text = "\n(proc.aname[2]=nginx\n     and evt.type in (connect,accept))\n   or (not fd.name exists)"
     tree = parse_condition(text)
@@ -385,7 +439,8 @@ ERRORS = [
     ("a not b", "unexpected token after 'a', expecting 'or', 'and'", 2),
     ("and a", "unexpected token after 'and', expecting 'or', 'and'", 4),
     ("or a", "unexpected token after 'or', expecting 'or', 'and'", 3),
-    ("a and or b", "expected blank or '(' after 'or'", 8),
+    ("a and or b", "unexpected token after 'or', expecting 'or', 'and'", 9),
+    ("proc.name = anyof(a)", "unexpected token after 'anyof', expecting 'or', 'and'", 17),
     ("a andnot b", "expected blank or '(' after 'and'", 5),
     ("(a)andnot(b)", "expected blank or '(' after 'and'", 6),
     ("a and b not", "unexpected token after 'b', expecting 'or', 'and'", 8),
@@ -405,7 +460,7 @@ ERRORS = [
     ("a.b = tolower(c.d)[1] z", "unexpected token after ']', expecting 'or', 'and'", 22),
     ("a.b = b = 1", "unexpected token after 'b', expecting 'or', 'and'", 8),
     ("macro > 12", "unexpected token after 'macro', expecting 'or', 'and'", 6),
-    ("a.b in x.y", "unexpected token after 'x', expecting 'or', 'and'", 9),
+    ("a.b in x.y", "unexpected token after 'x', expecting 'or', 'and'", 8),
     ("a.b = tolower (c.d)", "unexpected token after 'tolower', expecting 'or', 'and'", 14),
     ("val(a.b) exists", "unexpected token after 'val', expecting 'or', 'and'", 3),
     ("a.b = b64and(some_macro)", "unexpected token after 'b64and', expecting 'or', 'and'", 12),
@@ -413,7 +468,9 @@ ERRORS = [
     # operators
     ("a.b", ERR_OPERATOR, 3),
     ("a.b  ", ERR_OPERATOR, 5),
-    ("a.a invalidoperator xxx", ERR_OPERATOR, 4),
+    # `in` is a prefix of `invalidoperator`, and list operators need no blank after them
+    ("a.a invalidoperator xxx", "unexpected token after 'validoperator', expecting 'or', 'and'", 20),
+    ("a.a bogus xxx", ERR_OPERATOR, 4),
     ("a.b ExIsTs", ERR_OPERATOR, 4),
     ("a.b globx", ERR_OPERATOR, 8),
     ("a.b containsvalue", ERR_OPERATOR, 12),
@@ -446,7 +503,7 @@ ERRORS = [
     ("a.b in (,)", "expected a ')' token", 8),
     ("a.g in ( 1 ,, , b)", "expected a string value", 12),
     ("a.b in (a b)", "expected a ')' token", 10),
-    ("a.b in (b64(c.d))", "expected a ')' token", 8),
+    ("a.b in (b64(c.d))", "expected a ')' token", 11),
     ("a.b in (a, b64(c.d))", "expected a ')' token", 14),
     ("a.b in ('a', \"b\\q\")", "unsupported string escape sequence: \\q", 18),
     ("a.b in 'x'", ERR_LIST, 7),
@@ -459,7 +516,7 @@ ERRORS = [
     ("a.b['''] = v", "expected a ']' token", 6),
     ('a.b[aaa"] = v', "expected a ']' token", 7),
     ("a.b[x = v", "expected a ']' token", 5),
-    ("a.b[0a!@#456:/\\.;!$%^&*[]{}] = v", "expected a ']' token", 22),
+    ("a.b[0a!@#456:/\\.;!$%^&*[]{}] = v", "expected a ']' token", 23),
     ("a.b] = v", ERR_OPERATOR, 3),
     ("a.b [1] = v", ERR_OPERATOR, 4),
     ("a.b['\\q'] = v", "unsupported string escape sequence: \\q", 8),
@@ -501,6 +558,7 @@ ERRORS = [
     # a backslash before a quote hides it, even after another backslash
     ('a.b = "a\\\\"', ERR_STR, 6),
     # depth
+    ("(" * 199 + "a" + ")" * 199, None, 0),
     ("(" * 200 + "a" + ")" * 200, "exceeded max depth limit of 1000", 200),
     ("(" * 100_000, "exceeded max depth limit of 1000", 200),
     ("a", "exceeded max depth limit of 1", 0),
@@ -531,7 +589,6 @@ ESCAPES = [
     ('"plain"', "plain"),
     ("'plain'", "plain"),
     ('"\\b\\f\\n\\r\\t"', "\b\f\n\r\t"),
-    ('"\\\\"', "\\"),
     ('"\\/"', "/"),
     ('"a\\"b"', 'a"b'),
     ("'a\\'b'", "a'b"),
@@ -539,7 +596,7 @@ ESCAPES = [
     ('"it\'s"', "it's"),
     ("'say \"hi\"'", 'say "hi"'),
     ('"multiple \\\' x"', None),
-    ("'multiple escape single quote \\' \\\\'", "multiple escape single quote ' \\"),
+    ("'multiple escape single quote \\' \\\\''", "multiple escape single quote ' \\'"),
     ('"tab\there"', "tab\there"),
     ('"ünïcödé"', "ünïcödé"),
 ]
@@ -603,8 +660,8 @@ DEEP = [
     # 4 per "not(", 3 per "and(", 2 per "or(" and 2 per transformer.
     ("(", "a", ")", 199),
     ("not(", "a", ")", 248),
-    ("a and(", "a", ")", 332),
-    ("a or(", "a", ")", 498),
+    ("a and(", "a", ")", 331),
+    ("a or(", "a", ")", 497),
     ("toupper(", "a.b", ")", 497),
     ("concat((", "a.b", "))", 497),
 ]
@@ -621,11 +678,32 @@ def test_depth_limit_counts_as_libsinsp(opening: str, middle: str, closing: str,
     assert error_of(nested(levels + 1))[0] == "exceeded max depth limit of 1000"
 
 
-@pytest.mark.parametrize("opening", ["(", "not(", "a and(", "a or(", "toupper(", "concat((", "not "])
+@pytest.mark.parametrize("opening", ["(", "not(", "a and(", "a or(", "toupper(", "concat(("])
 def test_hundred_thousand_levels_fail_cleanly(opening: str) -> None:
     text = opening * 100_000 + "a.b exists"
     with pytest.raises(ConditionSyntaxError):
         parse_condition(text)
+
+
+def test_deepest_conditions_fit_in_about_500_python_frames() -> None:
+    # Falco's limit of 1000 must never turn into a RecursionError, whatever the caller's stack.
+    depth = len(inspect.stack(0))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + 520)
+    try:
+        for opening, middle, closing, levels in DEEP:
+            parse_condition(opening * levels + middle + closing * levels + (" exists" if "." in middle else ""))
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_absurd_depth_limits_fail_cleanly() -> None:
+    text = "(" * 50_000 + "a" + ")" * 50_000
+    assert error_of(text, max_depth=10**6)[0] == "exceeded max depth limit of 1000000"
+
+
+def test_not_prefixes_need_no_recursion() -> None:
+    assert parse_condition("not " * 100_001 + "a") == Not(Identifier("a", at(400_004)), at(0))
 
 
 def test_deep_trees_print() -> None:

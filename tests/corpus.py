@@ -34,6 +34,7 @@ class Verdict:
     first_error: str | None
     blamed: tuple[str, ...]
     warnings: Counter[str] = field(default_factory=Counter)
+    messages: Counter[tuple[str, str]] | None = None  # (code, message) of every error and warning, when known
 
     def disagreement(self, other: Verdict, compare_blame: bool = True) -> str | None:
         """None when the two verdicts agree, else what differs."""
@@ -45,6 +46,8 @@ class Verdict:
             return f"blamed {self.blamed} != {other.blamed}"
         if set(self.warnings) != set(other.warnings):
             return f"warning codes {sorted(self.warnings)} != {sorted(other.warnings)}"
+        if self.messages is not None and other.messages is not None and self.messages != other.messages:
+            return f"messages {sorted(self.messages)} != {sorted(other.messages)}"
         return None
 
 
@@ -74,6 +77,7 @@ def invalid_cases() -> list[Case]:
             errors[0]["code"] if errors else None,
             _blamed(errors[0].get("context", [])) if errors else (),
             Counter(w["code"] for w in obs["warnings"]),
+            Counter((d["code"], d["message"]) for d in errors + obs["warnings"]),
         )
         files = [CORPUS / "invalid" / f for f in entry["files"]]
         cases.append(Case("invalid/" + "+".join(entry["files"]), files, OBSERVED_PLUGINS, verdict))
@@ -91,6 +95,7 @@ def probe_cases() -> list[Case]:
             errors[0]["code"] if errors else None,
             (),
             Counter(w["code"] for w in obs["warnings"]),
+            Counter((d["code"], d["message"]) for d in errors + obs["warnings"]),
         )
         cases.append(Case("probes/" + name, [CORPUS / "probes" / name], OBSERVED_PLUGINS, verdict))
     return cases
@@ -123,7 +128,8 @@ def run_case(case: Case) -> Verdict:
     blamed: tuple[str, ...] = ()
     if errors:
         blamed = tuple(f"{loc.item_type}={loc.item_name}" for loc in errors[0].context.locations if loc.item_name)
-    return Verdict(all(r.successful for r in results), errors[0].code if errors else None, blamed, warnings)
+    messages = Counter((d.code, d.message) for r in results for d in r.errors + r.warnings)
+    return Verdict(all(r.successful for r in results), errors[0].code if errors else None, blamed, warnings, messages)
 
 
 def known_differences() -> dict[str, str]:

@@ -184,7 +184,7 @@ class Compiler:
             ast = self.result.macro_asts.get(info.name)
             if ast is None:
                 continue
-            res = self.resolver.resolve_macro(info.name, info.visibility, (info.name,))
+            res = self.resolver.resolve_macro(info.name, info.visibility, ())
             self.used_macros |= res.used
             problem = res.first_error()
             if problem is not None:

@@ -174,10 +174,9 @@ class _Run:
         if located is not None:
             diag.path, diag.line, diag.column = located
         else:
-            for loc in reversed(ctx.locations):
-                if loc.name == ctx.file:
-                    diag.line, diag.column = loc.line + 1, loc.column + 1
-                    break
+            mark = ctx.human_mark()
+            if mark is not None:
+                diag.line, diag.column = mark[0] + 1, mark[1] + 1
         if code.startswith("BOT_"):
             diag.origin = "bot"
         if code == "LOAD_DEPRECATED_ITEM" and message.startswith("usage of deprecated field '"):

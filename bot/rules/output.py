@@ -85,7 +85,8 @@ def _longest_operand(
     length = len(fmt) - start
     while True:
         try:
-            operand, end = parse_operand(fmt[: start + length], start)
+            end_of_candidate = start + length
+            operand, end = parse_operand(fmt if end_of_candidate == len(fmt) else fmt[:end_of_candidate], start)
         except ConditionSyntaxError as error:
             message = error.message
             # Candidates that still hold the character the parser failed on fail the same way.

@@ -71,12 +71,14 @@ class Reader:
         self.col = collector
         self.cfg = cfg
         self.engine = engine
+        self.key_nodes: dict[str, Node] = {}
 
     def warn_unknown_keys(self, keys: dict[str, Node], allowed: frozenset[str], ctx: Context) -> None:
         """LOAD_UNKNOWN_KEY for every key Falco would ignore."""
         for key in keys:
             if key not in allowed:
-                self.cfg.warn("LOAD_UNKNOWN_KEY", f"Unknown key '{key}'. The key will be ignored.", ctx)
+                where = ctx.pointing_at(self.key_nodes.get(key, keys[key]))
+                self.cfg.warn("LOAD_UNKNOWN_KEY", f"Unknown key '{key}'. The key will be ignored.", where)
 
     def read_item(self, item: Node, parent: Context) -> None:
         """One top-level element, dispatched as Falco dispatches it."""
@@ -88,6 +90,7 @@ class Reader:
         )
         assert isinstance(item, MappingNode)
         keys = mapping_index(item)
+        self.key_nodes = {k.value: k for k, _ in reversed(item.value) if isinstance(k, ScalarNode)}
         if len(keys) != len(item.value):
             for dup in duplicate_keys(item):
                 self.cfg.warn(

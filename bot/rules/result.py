@@ -40,6 +40,9 @@ class Context:
         ctx: Context | None = self
         while ctx is not None and ctx._frame is not None:
             frame = ctx._frame
+            if frame[0] is None:
+                ctx = ctx.parent
+                continue
             if len(frame) == 3:
                 item_type, item_name, node = frame
                 mark = node.start_mark  # type: ignore[attr-defined]
@@ -52,6 +55,23 @@ class Context:
     def at(self, node: Node, item_type: str, item_name: str = "") -> Context:
         """This context with one more frame for `node`."""
         return Context(self.file, self, (item_type, item_name, node))
+
+    def pointing_at(self, node: Node) -> Context:
+        """The same Falco context, with a more precise place for people (not shown as a frame)."""
+        return Context(self.file, self, (None, "", node))
+
+    def human_mark(self) -> tuple[int, int] | None:
+        """0-based line and column of the innermost frame in this file, hidden frames included."""
+        ctx: Context | None = self
+        while ctx is not None and ctx._frame is not None:
+            frame = ctx._frame
+            if len(frame) == 3:
+                mark = frame[2].start_mark  # type: ignore[attr-defined]
+                return int(mark.line), int(mark.column)
+            if frame[2] == self.file:
+                return int(frame[3]), int(frame[4])  # type: ignore[call-overload]
+            ctx = ctx.parent
+        return None
 
     def at_mark(self, item_type: str, line: int, column: int, offset: int) -> Context:
         """This context with one more frame at an explicit position in the file."""

@@ -76,6 +76,26 @@ class Limits:
     max_alias_nodes: int = 200_000
 
 
+# libyaml's problem texts and the yaml-cpp texts Falco prints for the same mistakes.
+_YAML_CPP_TEXTS = (
+    ("mapping values are not allowed", "illegal map value"),
+    ("did not find expected key", "end of map not found"),
+    ("did not find expected '-' indicator", "end of sequence not found"),
+    ("did not find expected ',' or ']'", "end of sequence flow not found"),
+    ("did not find expected ',' or '}'", "end of map flow not found"),
+    ("found character that cannot start any token", "unknown token"),
+    ("found undefined alias", "the referenced anchor is not defined"),
+    ("found unknown escape character", "unknown escape character"),
+)
+
+
+def _yaml_cpp_text(problem: str) -> str:
+    for libyaml, yaml_cpp in _YAML_CPP_TEXTS:
+        if problem.startswith(libyaml):
+            return yaml_cpp
+    return problem
+
+
 class YamlParseError(Exception):
     """A document that libyaml cannot parse; carries a yaml-cpp style message and a 0-based mark."""
 
@@ -142,7 +162,7 @@ def compose_documents(text: str, limits: Limits) -> list[Node | None]:
         docs: list[Node | None] = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = _yaml_cpp_text(exc.problem or exc.context or "invalid YAML")
         if mark is None:
             raise YamlParseError(f"yaml-cpp: error: {problem}", 0, 0, 0) from None
         raise YamlParseError(

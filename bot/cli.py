@@ -45,10 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _usage_error(problem: str) -> int:
-    from bot.render import render
+def _phrase(key: str, **values: object) -> str:
+    from bot.render import phrases
 
-    sys.stderr.write(render("usage_error.txt.j2", problem=problem))
+    return str(phrases("cli.yml")[key]).format(**values)
+
+
+def _usage_error(problem: str) -> int:
+    from bot.render import phrases
+
+    sys.stderr.write(phrases("cli.yml")["usage_error"].format(problem=problem) + "\n")
     return EXIT_USAGE
 
 
@@ -62,7 +68,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             files.append(RulesFile(name, Path(name).read_bytes()))
         except OSError as exc:
-            return _usage_error(f"cannot read {name}: {exc.strerror or exc}")
+            reason = exc.strerror or str(exc)
+            return _usage_error(_phrase("cannot_read", name=name, reason=reason))
     limits = Limits()
     if args.max_file_bytes is not None:
         limits = Limits(args.max_file_bytes, limits.max_yaml_depth, limits.max_condition_depth)
@@ -99,35 +106,35 @@ def _text(content: str | bytes) -> str:
 
 def _text_report(files: Sequence[RulesFile], diags: Sequence[Diagnostic]) -> str:
     from bot.formats import code_description, snippet
-    from bot.render import render
+    from bot.render import phrases
 
+    t = phrases("validate_text.yml")
     texts = {f.name: _text(f.content) for f in files}
-    findings = []
+    out: list[str] = []
     for d in diags:
         item_type, item_name = d.item()
-        findings.append(
-            {
-                "path": d.path,
-                "line": d.line,
-                "column": d.column,
-                "severity": d.severity,
-                "code": d.code,
-                "codedesc": code_description(d.code),
-                "message": d.message,
-                "item_type": item_type,
-                "item_name": item_name,
-                "snippet": snippet(d, texts),
-            }
+        where = t["where"].format(line=d.line, column=d.column) if d.line else ""
+        item = t["item"].format(item_type=item_type, item_name=item_name) if item_name else ""
+        message = d.message or code_description(d.code)
+        out.append(
+            t["finding"].format(path=d.path, where=where, severity=d.severity, code=d.code, message=message, item=item)
         )
-    summary = [
-        {
-            "name": f.name,
-            "errors": sum(1 for d in diags if d.severity == "error" and d.file == f.name),
-            "warnings": sum(1 for d in diags if d.severity == "warning" and d.file == f.name),
-        }
-        for f in files
-    ]
-    return render("validate.txt.j2", findings=findings, files=summary)
+        out.extend(t["snippet_indent"] + line for line in snippet(d, texts).splitlines())
+    for f in files:
+        errors = sum(1 for d in diags if d.severity == "error" and d.file == f.name)
+        warnings = sum(1 for d in diags if d.severity == "warning" and d.file == f.name)
+        status = t["status_invalid"] if errors else t["status_warnings"] if warnings else t["status_ok"]
+        out.append(
+            t["verdict"].format(
+                name=f.name,
+                status=status,
+                errors=errors,
+                errors_word=t["error_word"][errors != 1],
+                warnings=warnings,
+                warnings_word=t["warning_word"][warnings != 1],
+            )
+        )
+    return "\n".join(out) + "\n"
 
 
 COMMANDS = {"validate": cmd_validate}

@@ -1,4 +1,4 @@
-"""Jinja2 over templates/: every sentence the bot says to a person is rendered here."""
+"""Sentences for people, from templates/: format-string phrase books for the fast CLI paths."""
 
 from __future__ import annotations
 
@@ -10,19 +10,10 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 @cache
-def _environment() -> Any:
-    import jinja2  # imported lazily: the validate path stays fast when no text is rendered
+def phrases(name: str) -> dict[str, Any]:
+    """A template of format strings (a YAML mapping in templates/), loaded once."""
+    import yaml
 
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-
-
-def render(name: str, **context: Any) -> str:
-    """Render template `name` with `context`."""
-    return str(_environment().get_template(name).render(**context))
+    data = yaml.safe_load((TEMPLATES / name).read_text())
+    assert isinstance(data, dict)
+    return data

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from bot.rules import messages as m
@@ -235,15 +237,27 @@ class _Run:
             return None
 
 
-def _deep_recursion() -> None:
-    # Conditions may nest up to the parser's depth limit; the analyses recurse once per level.
+@contextmanager
+def _engine_run() -> Iterator[None]:
+    """Deep conditions recurse once per level; the cyclic GC is paused (the engine builds no cycles to free)."""
     if sys.getrecursionlimit() < 20000:
         sys.setrecursionlimit(20000)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def load_like_falco(files: Sequence[RulesFile], options: EngineOptions | None = None) -> list[FileResult]:
     """Falco's `-V a -V b`: each file read (stopping at its first error) then everything compiled."""
-    _deep_recursion()
+    with _engine_run():
+        return _load_like_falco(files, options)
+
+
+def _load_like_falco(files: Sequence[RulesFile], options: EngineOptions | None) -> list[FileResult]:
     run = _Run(files, options or EngineOptions())
     results: list[FileResult] = []
     for src in run.sources:
@@ -261,7 +275,11 @@ def load_like_falco(files: Sequence[RulesFile], options: EngineOptions | None = 
 
 def validate(files: Sequence[RulesFile], options: EngineOptions | None = None) -> Validation:
     """Every problem in one pass: all files read without stopping, then one compile of the whole set."""
-    _deep_recursion()
+    with _engine_run():
+        return _validate(files, options)
+
+
+def _validate(files: Sequence[RulesFile], options: EngineOptions | None) -> Validation:
     run = _Run(files, options or EngineOptions())
     ok = True
     for src in run.sources:

@@ -14,6 +14,10 @@ from bot.rules.errors import ConditionSyntaxError
 __all__ = ["OutputToken", "parse_output"]
 
 _WIDTH: Final = re.compile(r"[0-9]+")
+_TOKEN_RUN: Final = re.compile(r"[^\s%]*")
+
+# A memo of operand parses: the run of non-blank, non-% characters after the `%` -> (operand, length).
+OperandMemo = dict[str, tuple[Operand, int]]
 
 
 @dataclass(slots=True)
@@ -31,11 +35,15 @@ class OutputToken:
     pos: int
 
 
-def parse_output(fmt: str, compile_operand: Callable[[Operand], str | None]) -> list[OutputToken]:
+def parse_output(
+    fmt: str, compile_operand: Callable[[Operand], str | None], memo: OperandMemo | None = None
+) -> list[OutputToken]:
     """The tokens of `fmt`, or ConditionSyntaxError with libsinsp's message (sinsp_evt_formatter::set_format).
 
     compile_operand returns None when an operand compiles and the compiler's error text when it
-    does not. A leading `*` (print even with missing values) is not a token.
+    does not. A leading `*` (print even with missing values) is not a token. `memo`, shared by the
+    outputs of one load, remembers operands that compiled and ended inside their run of characters
+    (what follows such a run cannot change them), since outputs repeat the same fields.
     """
     if not fmt:
         raise ConditionSyntaxError("empty formatting token", pos_at(fmt, 0))
@@ -50,7 +58,15 @@ def parse_output(fmt: str, compile_operand: Callable[[Operand], str | None]) -> 
                 "invalid formatting syntax: formatting cannot end with a %", pos_at(fmt, percent)
             )
         start, width = _width(fmt, percent)
-        operand, end = _longest_operand(fmt, start, percent, compile_operand)
+        run = _TOKEN_RUN.match(fmt, start)
+        key = run.group() if run is not None and memo is not None else ""
+        hit = memo.get(key) if key and memo is not None else None
+        if hit is not None:
+            operand, end = hit[0], start + hit[1]
+        else:
+            operand, end = _longest_operand(fmt, start, percent, compile_operand)
+            if key and memo is not None and end - start < len(key):
+                memo[key] = (operand, end - start)
         tokens.append(OutputToken(fmt[start:end], operand, width, percent))
         literal_start = end
         percent = fmt.find("%", end)

@@ -8,7 +8,7 @@ from bot.rules import messages as m
 from bot.rules.collector import RuleInfo
 from bot.rules.errors import RulesEngineError
 from bot.rules.filtercheck import check_output_operand
-from bot.rules.output import parse_output
+from bot.rules.output import OperandMemo, parse_output
 
 if TYPE_CHECKING:
     from bot.rules.compiler import Compiler
@@ -24,6 +24,7 @@ class OutputChecker:
     def __init__(self, compiler: Compiler) -> None:
         self.compiler = compiler
         self._memo = compiler.caches.outputs
+        self.token_memo: dict[str, OperandMemo] = {}
 
     def format_error(self, fmt: str, source: str) -> tuple[str | None, int | None]:
         """The formatter's error text for `fmt` (None when it compiles) and the offset it concerns."""
@@ -33,7 +34,8 @@ class OutputChecker:
             return hit
         fields = self.compiler.fields_for(source)
         try:
-            parse_output(fmt, lambda operand: check_output_operand(operand, fields))  # type: ignore[arg-type]
+            memo = self.token_memo.setdefault(source, {})
+            parse_output(fmt, lambda operand: check_output_operand(operand, fields), memo)  # type: ignore[arg-type]
             hit = (None, None)
         except RulesEngineError as exc:
             hit = (exc.message, exc.pos.offset if exc.pos else None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 
 @dataclass(slots=True)
@@ -94,8 +93,8 @@ class Check:
     pos: Pos
 
 
-Operand = Union[FieldRef, Transformer]
-TransformerArg = Union[FieldRef, Transformer, StrValue, ListValue]
-ListItem = Union[StrValue, FieldRef, Transformer]
-Value = Union[StrValue, ListValue, FieldRef, Transformer]
-Expr = Union[And, Or, Not, Identifier, Check]
+Operand = FieldRef | Transformer
+TransformerArg = FieldRef | Transformer | StrValue | ListValue
+ListItem = StrValue | FieldRef | Transformer
+Value = StrValue | ListValue | FieldRef | Transformer
+Expr = And | Or | Not | Identifier | Check

@@ -102,7 +102,7 @@ class Compiler:
         self.max_depth = max_depth
         self.result = CompileResult(ListTable())
         self._leaf_memo = self.caches.leaves
-        self._macro_diags: dict[tuple[str, str], list[tuple[Diag, str]]] = {}
+        self._macro_diags: dict[tuple[str, str], list[tuple[Diag, str | None]]] = {}
 
     def fail(self, code: str, message: str, ctx: Context, ref: TextRef | None = None, pos: int | None = None) -> None:
         """Report an error; in strict mode (Falco's behaviour) it ends the compile."""

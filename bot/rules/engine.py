@@ -84,11 +84,12 @@ class _Source:
             self.failure = ("LOAD_ERR_FILE_READ", msg, 0, 0, 0)
             return
         if isinstance(raw, bytes):
+            data = raw
             try:
-                raw = raw.decode("utf-8")
+                raw = data.decode("utf-8")
             except UnicodeDecodeError as exc:
-                line = raw.count(b"\n", 0, exc.start)
-                detail = m.bot_message("invalid_utf8", byte=raw[exc.start], offset=exc.start)
+                line = data.count(b"\n", 0, exc.start)
+                detail = m.bot_message("invalid_utf8", byte=data[exc.start], offset=exc.start)
                 self.failure = (m.YAML_PARSE, f"yaml-cpp: error at line {line + 1}: {detail}", line, 0, exc.start)
                 return
         self.text = raw

@@ -25,7 +25,8 @@ def locate(ref: TextRef, pos: int, texts: dict[str, str]) -> tuple[str, int, int
     node = part.node
     value = str(getattr(node, "value", ""))
     within = max(0, min(offset - part.start, len(value)))
-    index = _source_index(text, node.start_mark.index, node.end_mark.index, value, within, node.style)
+    style = getattr(node, "style", None)
+    index = _source_index(text, node.start_mark.index, node.end_mark.index, value, within, style)
     line = text.count("\n", 0, index)
     column = index - (text.rfind("\n", 0, index) + 1)
     return part.file, line + 1, column + 1

@@ -20,7 +20,16 @@ from bot.rules.collector import (
     fail,
 )
 from bot.rules.result import Context
-from bot.rules.yamlsrc import MappingNode, Node, ScalarNode, SequenceNode, duplicate_keys, is_null, mapping_index
+from bot.rules.yamlsrc import (
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
+    decode_uint,
+    duplicate_keys,
+    is_null,
+    mapping_index,
+)
 
 YV = m.YAML_VALIDATE
 Warn = Callable[[str, str, Context], None]
@@ -117,7 +126,7 @@ class Reader:
         self.warn_unknown_keys(keys, frozenset({"required_engine_version"}), ctx)
         node = d.scalar(keys, "required_engine_version", ctx)
         assert node is not None
-        as_int = d.decode_uint(node.value, 32)
+        as_int = decode_uint(node.value, 32)
         if as_int is not None:
             version: tuple[int, int, int] = (0, as_int, 0)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -32,38 +33,39 @@ _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 class _Resolver(yaml.resolver.BaseResolver):
     """Only what yaml-cpp distinguishes: a plain null scalar, else a string (Falco converts scalars itself)."""
 
-    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:  # type: ignore[override]
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is ScalarNode:
             return _NULL_TAG if implicit[0] and value in _NULLS else _STR_TAG
         return str(self.DEFAULT_SEQUENCE_TAG if kind is SequenceNode else self.DEFAULT_MAPPING_TAG)
 
 
-try:
-    from yaml.cyaml import CParser as _CParser
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    _CParser = None
+def _loader_class() -> Any:
+    """libyaml's parser and composer (PyYAML's wheels ship it) with the minimal resolver above."""
+    try:
+        from yaml.cyaml import CParser as parser  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - PyYAML built without libyaml
+        from yaml.composer import Composer
+        from yaml.parser import Parser
+        from yaml.reader import Reader
+        from yaml.scanner import Scanner
 
-if _CParser is not None:
+        class parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
+            def __init__(self, stream: str) -> None:
+                Reader.__init__(self, stream)
+                Scanner.__init__(self)
+                Parser.__init__(self)
+                Composer.__init__(self)
 
-    class _Loader(_CParser, yaml.constructor.SafeConstructor, _Resolver):  # type: ignore[misc]
-        """libyaml's parser and composer with the minimal resolver above."""
-
+    class Loader(parser, yaml.constructor.SafeConstructor, _Resolver):
         def __init__(self, stream: str) -> None:
-            _CParser.__init__(self, stream)
+            parser.__init__(self, stream)
             yaml.constructor.SafeConstructor.__init__(self)
             _Resolver.__init__(self)
 
-else:  # pragma: no cover - PyYAML built without libyaml
+    return Loader
 
-    class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,  # type: ignore[no-redef,misc]
-                  yaml.constructor.SafeConstructor, _Resolver):  # fmt: skip
-        def __init__(self, stream: str) -> None:
-            yaml.reader.Reader.__init__(self, stream)
-            yaml.scanner.Scanner.__init__(self)
-            yaml.parser.Parser.__init__(self)
-            yaml.composer.Composer.__init__(self)
-            yaml.constructor.SafeConstructor.__init__(self)
-            _Resolver.__init__(self)
+
+_Loader: Any = _loader_class()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ class YamlLimitError(Exception):
 
 _DEEP_INDENT = 200
 _LONG_DASH_CHAIN = 100
-_INDENT = re.compile(r"\n[ \t]{%d}" % _DEEP_INDENT)
+_INDENT = re.compile(r"\n[ \t]{" + str(_DEEP_INDENT) + "}")
 _DASH_CHAIN = re.compile(r"-[ \t]+-[ \t]+-")  # three compact nested sequences: rare, so check precisely
 
 
@@ -139,7 +141,7 @@ def _check_depth(text: str, limit: int) -> None:
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 depth += 1
                 if depth > limit:
-                    mark = event.start_mark
+                    mark: Any = event.start_mark
                     from bot.rules.messages import bot_message
 
                     raise YamlLimitError(
@@ -161,7 +163,7 @@ def compose_documents(text: str, limits: Limits) -> list[Node | None]:
     try:
         docs: list[Node | None] = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark: Any = exc.problem_mark or exc.context_mark
         problem = _yaml_cpp_text(exc.problem or exc.context or "invalid YAML")
         if mark is None:
             raise YamlParseError(f"yaml-cpp: error: {problem}", 0, 0, 0) from None

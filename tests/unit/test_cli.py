@@ -77,8 +77,16 @@ def test_falco_json_stops_at_the_first_error_like_falco(broken: Path) -> None:
     assert error["message"] == "Invalid priority"
     assert error["codedesc"] == "Error validating internal structure of YAML file"
     locations = error["context"]["locations"]
-    assert [(loc["item_type"], loc["item_name"]) for loc in locations] == [("rule", "Bad priority"), ("rule priority", "")]
-    assert locations[0]["position"] == {"name": str(broken), "line": 11, "column": 2, "offset": locations[0]["position"]["offset"]}
+    assert [(loc["item_type"], loc["item_name"]) for loc in locations] == [
+        ("rule", "Bad priority"),
+        ("rule priority", ""),
+    ]
+    assert locations[0]["position"] == {
+        "name": str(broken),
+        "line": 11,
+        "column": 2,
+        "offset": locations[0]["position"]["offset"],
+    }
 
 
 def test_json_lists_findings(broken: Path) -> None:
@@ -134,7 +142,9 @@ def test_engine_version_option(tmp_path: Path) -> None:
 
 def test_plugin_option_adds_a_source(tmp_path: Path) -> None:
     rules = tmp_path / "r.yaml"
-    rules.write_text("- rule: R\n  desc: d.\n  condition: ka.verb = get\n  output: x\n  priority: INFO\n  source: k8s_audit\n")
+    rules.write_text(
+        "- rule: R\n  desc: d.\n  condition: ka.verb = get\n  output: x\n  priority: INFO\n  source: k8s_audit\n"
+    )
     without = json.loads(run("validate", "--format", "json", str(rules)).stdout)
     assert [f["code"] for f in without["findings"]] == ["LOAD_UNKNOWN_SOURCE"]
     with_plugin = json.loads(run("validate", "--format", "json", "--plugin", "k8saudit", str(rules)).stdout)
@@ -160,5 +170,7 @@ def test_validate_path_imports_no_server_sdk(broken: Path) -> None:
         "try:\n    runpy.run_module('bot', run_name='__main__')\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in ('fastapi', 'github', 'git', 'gnupg', 'sqlalchemy', 'huey') if m in sys.modules))"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(broken)], cwd=ROOT, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(broken)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert proc.stdout.strip().splitlines()[-1] == "[]"

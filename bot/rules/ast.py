@@ -2,95 +2,115 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bot.rules.record import Record
 
 
-@dataclass(slots=True)
-class Pos:
+class Pos(Record):
     """A place in a condition text: 0-based offset, 1-based line and column (as libsinsp counts)."""
 
-    offset: int
-    line: int
-    col: int
+    __slots__ = ("col", "line", "offset")
+
+    def __init__(self, offset: int, line: int, col: int) -> None:
+        self.offset = offset
+        self.line = line
+        self.col = col
 
 
-@dataclass(slots=True)
-class And:
+class And(Record):
     """`a and b and c` (n-ary, at least two children)."""
 
-    children: list[Expr]
-    pos: Pos
+    __slots__ = ("children", "pos")
+
+    def __init__(self, children: list[Expr], pos: Pos) -> None:
+        self.children = children
+        self.pos = pos
 
 
-@dataclass(slots=True)
-class Or:
+class Or(Record):
     """`a or b or c` (n-ary, at least two children)."""
 
-    children: list[Expr]
-    pos: Pos
+    __slots__ = ("children", "pos")
+
+    def __init__(self, children: list[Expr], pos: Pos) -> None:
+        self.children = children
+        self.pos = pos
 
 
-@dataclass(slots=True)
-class Not:
+class Not(Record):
     """`not a`."""
 
-    child: Expr
-    pos: Pos
+    __slots__ = ("child", "pos")
+
+    def __init__(self, child: Expr, pos: Pos) -> None:
+        self.child = child
+        self.pos = pos
 
 
-@dataclass(slots=True)
-class Identifier:
+class Identifier(Record):
     """A bare identifier used as a check: a macro reference."""
 
-    name: str
-    pos: Pos
+    __slots__ = ("name", "pos")
+
+    def __init__(self, name: str, pos: Pos) -> None:
+        self.name = name
+        self.pos = pos
 
 
-@dataclass(slots=True)
-class FieldRef:
+class FieldRef(Record):
     """A field, e.g. `proc.name` or `proc.aname[2]`; `arg` is the raw text inside the brackets."""
 
-    name: str
-    arg: str | None
-    pos: Pos
+    __slots__ = ("arg", "name", "pos")
+
+    def __init__(self, name: str, arg: str | None, pos: Pos) -> None:
+        self.name = name
+        self.arg = arg
+        self.pos = pos
 
 
-@dataclass(slots=True)
-class Transformer:
+class Transformer(Record):
     """A transformer call, e.g. `tolower(proc.name)`, `join(",", proc.args)`, or `val(proc.pname)`."""
 
-    name: str
-    args: list[TransformerArg]
-    arg: str | None
-    pos: Pos
+    __slots__ = ("arg", "args", "name", "pos")
+
+    def __init__(self, name: str, args: list[TransformerArg], arg: str | None, pos: Pos) -> None:
+        self.name = name
+        self.args = args
+        self.arg = arg
+        self.pos = pos
 
 
-@dataclass(slots=True)
-class StrValue:
+class StrValue(Record):
     """A literal value: a bare string, a number, or a quoted string (already unescaped)."""
 
-    value: str
-    quoted: bool
-    pos: Pos
+    __slots__ = ("pos", "quoted", "value")
+
+    def __init__(self, value: str, quoted: bool, pos: Pos) -> None:
+        self.value = value
+        self.quoted = quoted
+        self.pos = pos
 
 
-@dataclass(slots=True)
-class ListValue:
+class ListValue(Record):
     """A parenthesised list of values `(a, "b c", 3)`; a bare identifier after a list operator is a one-item list."""
 
-    values: list[ListItem]
-    pos: Pos
+    __slots__ = ("pos", "values")
+
+    def __init__(self, values: list[ListItem], pos: Pos) -> None:
+        self.values = values
+        self.pos = pos
 
 
-@dataclass(slots=True)
-class Check:
+class Check(Record):
     """A comparison `lhs op [modifier] rhs`, or `lhs exists` (rhs is None)."""
 
-    lhs: Operand
-    op: str
-    modifier: str | None
-    rhs: Value | None
-    pos: Pos
+    __slots__ = ("lhs", "modifier", "op", "pos", "rhs")
+
+    def __init__(self, lhs: Operand, op: str, modifier: str | None, rhs: Value | None, pos: Pos) -> None:
+        self.lhs = lhs
+        self.op = op
+        self.modifier = modifier
+        self.rhs = rhs
+        self.pos = pos
 
 
 Operand = FieldRef | Transformer

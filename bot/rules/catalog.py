@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.rules.errors import FieldError
+from bot.rules.record import FrozenRecord, assign
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "config" / "falco"
 
@@ -58,9 +57,10 @@ class _Fail(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class FieldInfo:
+class FieldInfo(FrozenRecord):
     """One field as libsinsp knows it after parsing: the table entry, or a custom one (evt.rawarg.<p>)."""
+
+    __slots__ = ("arg", "arg_index", "arg_key", "deprecated", "flags", "is_list", "name", "plugin", "type")
 
     name: str
     type: str
@@ -71,6 +71,28 @@ class FieldInfo:
     flags: int
     deprecated: str | None
     plugin: str | None
+
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        is_list: bool,
+        arg: str,
+        arg_index: bool,
+        arg_key: bool,
+        flags: int,
+        deprecated: str | None,
+        plugin: str | None,
+    ) -> None:
+        assign(self, "name", name)
+        assign(self, "type", type)
+        assign(self, "is_list", is_list)
+        assign(self, "arg", arg)
+        assign(self, "arg_index", arg_index)
+        assign(self, "arg_key", arg_key)
+        assign(self, "flags", flags)
+        assign(self, "deprecated", deprecated)
+        assign(self, "plugin", plugin)
 
     @property
     def filter_only(self) -> bool:
@@ -411,14 +433,27 @@ def field_text(name: str, arg: str | None) -> str:
     return f"{name}[{arg}]" if arg else name
 
 
-@dataclass(frozen=True, slots=True)
-class PluginInfo:
+class PluginInfo(FrozenRecord):
     """A plugin: the event source it provides (if any), the sources it extracts from, its fields."""
+
+    __slots__ = ("event_source", "extract_sources", "fields", "name")
 
     name: str
     event_source: str | None
     extract_sources: tuple[str, ...] | None
     fields: tuple[FieldInfo, ...]
+
+    def __init__(
+        self,
+        name: str,
+        event_source: str | None,
+        extract_sources: tuple[str, ...] | None,
+        fields: tuple[FieldInfo, ...],
+    ) -> None:
+        assign(self, "name", name)
+        assign(self, "event_source", event_source)
+        assign(self, "extract_sources", extract_sources)
+        assign(self, "fields", fields)
 
 
 class FieldCatalog:
@@ -547,6 +582,8 @@ def _extracts(info: PluginInfo, source: str) -> bool:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    import json  # only when the catalog loads, not when the engine is imported
+
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 

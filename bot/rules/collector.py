@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from bot.rules import messages as m
+from bot.rules.record import Record
 from bot.rules.result import Context
 from bot.rules.yamlsrc import Node
 
@@ -26,110 +26,194 @@ def fail(cond: bool, code: str, message: str, ctx: Context) -> None:
         raise LoadError(code, message, ctx)
 
 
-@dataclass(slots=True)
-class TextPart:
+class TextPart(Record):
     """A piece of a condition or output and the YAML scalar it came from (appends join several)."""
 
-    start: int
-    node: Node
-    file: str
+    __slots__ = ("file", "node", "start")
+
+    def __init__(self, start: int, node: Node, file: str) -> None:
+        self.start = start
+        self.node = node
+        self.file = file
 
 
-@dataclass(slots=True)
-class ListInfo:
+class ListInfo(Record):
     """A `- list:` item after appends."""
 
-    name: str
-    items: list[str]
-    ctx: Context
-    node: Node
-    index: int = 0
-    visibility: int = 0
+    __slots__ = ("ctx", "index", "items", "name", "node", "visibility")
+
+    def __init__(
+        self, name: str, items: list[str], ctx: Context, node: Node, index: int = 0, visibility: int = 0
+    ) -> None:
+        self.name = name
+        self.items = items
+        self.ctx = ctx
+        self.node = node
+        self.index = index
+        self.visibility = visibility
 
 
-@dataclass(slots=True)
-class MacroInfo:
+class MacroInfo(Record):
     """A `- macro:` item after appends."""
 
-    name: str
-    cond: str
-    ctx: Context
-    cond_ctx: Context
-    parts: list[TextPart]
-    node: Node
-    index: int = 0
-    visibility: int = 0
+    __slots__ = ("cond", "cond_ctx", "ctx", "index", "name", "node", "parts", "visibility")
+
+    def __init__(
+        self,
+        name: str,
+        cond: str,
+        ctx: Context,
+        cond_ctx: Context,
+        parts: list[TextPart],
+        node: Node,
+        index: int = 0,
+        visibility: int = 0,
+    ) -> None:
+        self.name = name
+        self.cond = cond
+        self.ctx = ctx
+        self.cond_ctx = cond_ctx
+        self.parts = parts
+        self.node = node
+        self.index = index
+        self.visibility = visibility
 
 
-@dataclass(slots=True)
-class ExceptionEntry:
+class ExceptionEntry(Record):
     """A scalar or a (possibly nested) sequence inside an exception's fields, comps or values."""
 
-    is_list: bool = False
-    item: str = ""
-    items: list[ExceptionEntry] = field(default_factory=list)
-    valid: bool = False
+    __slots__ = ("is_list", "item", "items", "valid")
+
+    def __init__(
+        self, is_list: bool = False, item: str = "", items: list[ExceptionEntry] | None = None, valid: bool = False
+    ) -> None:
+        self.is_list = is_list
+        self.item = item
+        self.items: list[ExceptionEntry] = [] if items is None else items
+        self.valid = valid
 
 
-@dataclass(slots=True)
-class ExceptionInfo:
+class ExceptionInfo(Record):
     """One entry of a rule's `exceptions:`."""
 
-    name: str
-    ctx: Context
-    fields: ExceptionEntry = field(default_factory=ExceptionEntry)
-    comps: ExceptionEntry = field(default_factory=ExceptionEntry)
-    values: list[ExceptionEntry] = field(default_factory=list)
+    __slots__ = ("comps", "ctx", "fields", "name", "values")
+
+    def __init__(
+        self,
+        name: str,
+        ctx: Context,
+        fields: ExceptionEntry | None = None,
+        comps: ExceptionEntry | None = None,
+        values: list[ExceptionEntry] | None = None,
+    ) -> None:
+        self.name = name
+        self.ctx = ctx
+        self.fields = ExceptionEntry() if fields is None else fields
+        self.comps = ExceptionEntry() if comps is None else comps
+        self.values: list[ExceptionEntry] = [] if values is None else values
 
 
-@dataclass(slots=True)
-class RuleInfo:
+class RuleInfo(Record):
     """A `- rule:` item after appends and overrides."""
 
-    name: str
-    ctx: Context
-    node: Node
-    cond: str = ""
-    cond_ctx: Context | None = None
-    cond_parts: list[TextPart] = field(default_factory=list)
-    output: str = ""
-    output_ctx: Context | None = None
-    output_parts: list[TextPart] = field(default_factory=list)
-    desc: str = ""
-    priority: int = 0
-    source: str = "syscall"
-    enabled: bool = True
-    warn_evttypes: bool = True
-    skip_if_unknown_filter: bool = False
-    tags: list[str] = field(default_factory=list)
-    exceptions: list[ExceptionInfo] = field(default_factory=list)
-    capture: bool = False
-    capture_duration: int = 0
-    unknown_source: bool = False
-    index: int = 0
-    visibility: int = 0
+    __slots__ = (
+        "capture", "capture_duration", "cond", "cond_ctx", "cond_parts", "ctx", "desc", "enabled", "exceptions",
+        "index", "name", "node", "output", "output_ctx", "output_parts", "priority", "skip_if_unknown_filter",
+        "source", "tags", "unknown_source", "visibility", "warn_evttypes",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        name: str,
+        ctx: Context,
+        node: Node,
+        cond: str = "",
+        cond_ctx: Context | None = None,
+        cond_parts: list[TextPart] | None = None,
+        output: str = "",
+        output_ctx: Context | None = None,
+        output_parts: list[TextPart] | None = None,
+        desc: str = "",
+        priority: int = 0,
+        source: str = "syscall",
+        enabled: bool = True,
+        warn_evttypes: bool = True,
+        skip_if_unknown_filter: bool = False,
+        tags: list[str] | None = None,
+        exceptions: list[ExceptionInfo] | None = None,
+        capture: bool = False,
+        capture_duration: int = 0,
+        unknown_source: bool = False,
+        index: int = 0,
+        visibility: int = 0,
+    ) -> None:
+        self.name = name
+        self.ctx = ctx
+        self.node = node
+        self.cond = cond
+        self.cond_ctx = cond_ctx
+        self.cond_parts: list[TextPart] = [] if cond_parts is None else cond_parts
+        self.output = output
+        self.output_ctx = output_ctx
+        self.output_parts: list[TextPart] = [] if output_parts is None else output_parts
+        self.desc = desc
+        self.priority = priority
+        self.source = source
+        self.enabled = enabled
+        self.warn_evttypes = warn_evttypes
+        self.skip_if_unknown_filter = skip_if_unknown_filter
+        self.tags: list[str] = [] if tags is None else tags
+        self.exceptions: list[ExceptionInfo] = [] if exceptions is None else exceptions
+        self.capture = capture
+        self.capture_duration = capture_duration
+        self.unknown_source = unknown_source
+        self.index = index
+        self.visibility = visibility
 
 
-@dataclass(slots=True)
-class RuleUpdate:
+class RuleUpdate(Record):
     """The keys an append or override brings to an existing rule (None: not given)."""
 
-    name: str
-    ctx: Context
-    cond: str | None = None
-    cond_node: Node | None = None
-    output: str | None = None
-    output_node: Node | None = None
-    desc: str | None = None
-    tags: list[str] | None = None
-    exceptions: list[ExceptionInfo] | None = None
-    priority: int | None = None
-    enabled: bool | None = None
-    warn_evttypes: bool | None = None
-    skip_if_unknown_filter: bool | None = None
-    capture: bool | None = None
-    capture_duration: int | None = None
-    source: str | None = None
+    __slots__ = (
+        "capture", "capture_duration", "cond", "cond_node", "ctx", "desc", "enabled", "exceptions", "name",
+        "output", "output_node", "priority", "skip_if_unknown_filter", "source", "tags", "warn_evttypes",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        name: str,
+        ctx: Context,
+        cond: str | None = None,
+        cond_node: Node | None = None,
+        output: str | None = None,
+        output_node: Node | None = None,
+        desc: str | None = None,
+        tags: list[str] | None = None,
+        exceptions: list[ExceptionInfo] | None = None,
+        priority: int | None = None,
+        enabled: bool | None = None,
+        warn_evttypes: bool | None = None,
+        skip_if_unknown_filter: bool | None = None,
+        capture: bool | None = None,
+        capture_duration: int | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.name = name
+        self.ctx = ctx
+        self.cond = cond
+        self.cond_node = cond_node
+        self.output = output
+        self.output_node = output_node
+        self.desc = desc
+        self.tags = tags
+        self.exceptions = exceptions
+        self.priority = priority
+        self.enabled = enabled
+        self.warn_evttypes = warn_evttypes
+        self.skip_if_unknown_filter = skip_if_unknown_filter
+        self.capture = capture
+        self.capture_duration = capture_duration
+        self.source = source
 
     def has_any_value(self) -> bool:
         """Whether the update brings anything at all."""
@@ -151,28 +235,44 @@ class RuleUpdate:
         )
 
 
-@dataclass(slots=True)
-class PluginRequirement:
+class PluginRequirement(Record):
     """One `required_plugin_versions` entry: the plugin and its accepted alternatives."""
 
-    alternatives: list[tuple[str, str]]
-    ctx: Context
+    __slots__ = ("alternatives", "ctx")
+
+    def __init__(self, alternatives: list[tuple[str, str]], ctx: Context) -> None:
+        self.alternatives = alternatives
+        self.ctx = ctx
 
 
 ExceptionValidator = Callable[[str | None, ExceptionInfo], None]
 
 
-@dataclass
-class Collector:
+class Collector(Record):
     """Falco's rule_loader::collector: the items of every file loaded so far, in definition order."""
 
-    lists: dict[str, ListInfo] = field(default_factory=dict)
-    macros: dict[str, MacroInfo] = field(default_factory=dict)
-    rules: dict[str, RuleInfo] = field(default_factory=dict)
-    plugin_requirements: list[PluginRequirement] = field(default_factory=list)
-    required_engine_version: tuple[int, int, int] | None = None
-    engine_version_ctx: Context | None = None
-    next_index: int = 0
+    __slots__ = (
+        "engine_version_ctx", "lists", "macros", "next_index", "plugin_requirements", "required_engine_version",
+        "rules",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        lists: dict[str, ListInfo] | None = None,
+        macros: dict[str, MacroInfo] | None = None,
+        rules: dict[str, RuleInfo] | None = None,
+        plugin_requirements: list[PluginRequirement] | None = None,
+        required_engine_version: tuple[int, int, int] | None = None,
+        engine_version_ctx: Context | None = None,
+        next_index: int = 0,
+    ) -> None:
+        self.lists: dict[str, ListInfo] = {} if lists is None else lists
+        self.macros: dict[str, MacroInfo] = {} if macros is None else macros
+        self.rules: dict[str, RuleInfo] = {} if rules is None else rules
+        self.plugin_requirements: list[PluginRequirement] = [] if plugin_requirements is None else plugin_requirements
+        self.required_engine_version = required_engine_version
+        self.engine_version_ctx = engine_version_ctx
+        self.next_index = next_index
 
     def _next(self) -> int:
         self.next_index += 1
@@ -339,10 +439,14 @@ class Collector:
             prev.enabled = upd.enabled
 
 
-@dataclass
-class LoadConfig:
+class LoadConfig(Record):
     """What the collector needs from the engine: known sources, exception checks, and a warning sink."""
 
-    sources: frozenset[str]
-    warn: Callable[[str, str, Context], None]
-    validate_exception: ExceptionValidator
+    __slots__ = ("sources", "validate_exception", "warn")
+
+    def __init__(
+        self, sources: frozenset[str], warn: Callable[[str, str, Context], None], validate_exception: ExceptionValidator
+    ) -> None:
+        self.sources = sources
+        self.warn = warn
+        self.validate_exception = validate_exception

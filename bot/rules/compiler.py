@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from bot.rules import messages as m
 from bot.rules.ast import Check, Expr, Identifier, Not
@@ -16,6 +15,7 @@ from bot.rules.filtercheck import Diag, check_leaf, condition_resolver_diags
 from bot.rules.lists import Edit, ListTable, compile_lists, substitute_lists
 from bot.rules.macros import MacroResolver, identifiers
 from bot.rules.outputs import OutputChecker
+from bot.rules.record import Record
 from bot.rules.result import Context
 
 DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human",
@@ -23,40 +23,58 @@ DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.latency.s", "evt.late
 UNKNOWN_MARKERS = ("nonexistent field", "invalid formatting token", "unknown event type", "unknown filter:")
 
 
-@dataclass(slots=True)
-class TextRef:
+class TextRef(Record):
     """Where a piece of condition text came from, to turn an offset into a file position."""
 
-    parts: list[TextPart]
-    edits: list[Edit]
-    shift: int = 0
+    __slots__ = ("edits", "parts", "shift")
+
+    def __init__(self, parts: list[TextPart], edits: list[Edit], shift: int = 0) -> None:
+        self.parts = parts
+        self.edits = edits
+        self.shift = shift
 
 
-@dataclass(slots=True)
-class CompiledRule:
+class CompiledRule(Record):
     """A rule that compiled: its resolved condition and the event codes it matches."""
 
-    info: RuleInfo
-    condition: Expr
-    codes: int
+    __slots__ = ("codes", "condition", "info")
+
+    def __init__(self, info: RuleInfo, condition: Expr, codes: int) -> None:
+        self.info = info
+        self.condition = condition
+        self.codes = codes
 
 
-@dataclass
-class CompileCaches:
+class CompileCaches(Record):
     """Work shared by the compiles of one load (Falco recompiles everything after each file)."""
 
-    parsed: dict[str, Expr | ConditionSyntaxError] = field(default_factory=dict)
-    leaves: dict[tuple[int, str], list[Diag]] = field(default_factory=dict)
-    outputs: dict[tuple[str, str], tuple[str | None, int | None]] = field(default_factory=dict)
+    __slots__ = ("leaves", "outputs", "parsed")
+
+    def __init__(
+        self,
+        parsed: dict[str, Expr | ConditionSyntaxError] | None = None,
+        leaves: dict[tuple[int, str], list[Diag]] | None = None,
+        outputs: dict[tuple[str, str], tuple[str | None, int | None]] | None = None,
+    ) -> None:
+        self.parsed: dict[str, Expr | ConditionSyntaxError] = {} if parsed is None else parsed
+        self.leaves: dict[tuple[int, str], list[Diag]] = {} if leaves is None else leaves
+        self.outputs: dict[tuple[str, str], tuple[str | None, int | None]] = {} if outputs is None else outputs
 
 
-@dataclass
-class CompileResult:
+class CompileResult(Record):
     """What compiling produced for later analyses (diff, matrix)."""
 
-    lists: ListTable
-    macro_asts: dict[str, Expr | None] = field(default_factory=dict)
-    rules: dict[str, CompiledRule] = field(default_factory=dict)
+    __slots__ = ("lists", "macro_asts", "rules")
+
+    def __init__(
+        self,
+        lists: ListTable,
+        macro_asts: dict[str, Expr | None] | None = None,
+        rules: dict[str, CompiledRule] | None = None,
+    ) -> None:
+        self.lists = lists
+        self.macro_asts: dict[str, Expr | None] = {} if macro_asts is None else macro_asts
+        self.rules: dict[str, CompiledRule] = {} if rules is None else rules
 
 
 Report = Callable[[str, str, str, Context, "TextRef | None", int | None], None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Sequence
+from functools import cache
 from typing import Final
 
 from bot.rules.ast import (
@@ -32,10 +33,8 @@ __all__ = ["escape_value", "format_expr", "parse_condition", "parse_operand", "p
 # A field name is an identifier with at least one ".segment": _NAME reads both, and a dot in
 # the match is what trying libsinsp's FIELDNAME before its IDENTIFIER amounts to.
 _NAME: Final = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z][a-zA-Z0-9_]*)*")
-_IDENTIFIER: Final = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
-_FIELD_NAME: Final = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z][a-zA-Z0-9_]*)+")
 _FIELD_ARG_BARE: Final = re.compile(r"[^\]\[\"' \t\n\v\f\r]+")
-_NUMBER: Final = re.compile(r"0[xX][0-9a-fA-F]+|[+\-]?[0-9]+\.?[0-9]*(?:[eE][+\-][0-9]+)?")
+_NUMBER_PATTERN: Final = r"0[xX][0-9a-fA-F]+|[+\-]?[0-9]+\.?[0-9]*(?:[eE][+\-][0-9]+)?"
 _NOT_BLANK: Final = re.compile(r"not[ \t\n\v\f\r]+")
 # lex_blank() skips exactly these five characters (\b but not \v or \f). Several patterns
 # below start with it so that one regex call skips the blanks and reads the next token.
@@ -52,9 +51,6 @@ _LIST_ITEM: Final = re.compile(f"{_B}*(?:({_BARE}){_B}*(,)?)?")
 _SEPARATOR: Final = re.compile(f"{_B}*(,)?")
 _CONNECTIVE: Final = re.compile(f"{_B}*(?:(and|or)({_B}+|\\()?)?")
 _LINE_BREAK: Final = re.compile(r"[\r\n]")
-# The closing quote is the first delimiter not preceded by a backslash: libsinsp looks at the
-# previous character only, so `"a\\"` is not closed by its last quote.
-_CLOSING_QUOTE: Final = {'"': re.compile(r'(?<!\\)"'), "'": re.compile(r"(?<!\\)'")}
 _ESCAPE: Final = re.compile(r"\\(.)", re.DOTALL)
 
 # Operators in libsinsp's lookup order (unary, numeric, string, list): the first one that is a
@@ -76,7 +72,6 @@ _WORD_STR_OPS: Final = (
 _LIST_OPS: Final = ("intersects", "in", "pmatch")
 _ALL_OPS: Final = _UNARY_OPS + _NUM_OPS + _STR_OPS + _WORD_STR_OPS + _LIST_OPS
 _OPERATOR: Final = re.compile(f"{_B}*(" + "|".join(re.escape(op) for op in _ALL_OPS) + ")")
-_LIST_OPERATOR: Final = re.compile("|".join(_LIST_OPS))
 # A plain term and the connective after it, in one regex call. Groups: 1 `not` prefixes, 2 name,
 # 3 bare field argument; 4 `exists`; 5 numeric operator, 6 number; 7 string operator, 8 bare
 # value, 9 and 10 quoted value without backslashes; 11 list operator, 12 its items (bare, or
@@ -92,7 +87,7 @@ _PLAIN_TERM: Final = re.compile(
     r"(?:\[([^\]\[\"' \t\n\v\f\r]++)\])?"
     f"(?:{_B}*+(?:"
     "(exists)"
-    f"|(<=|<|>=|>){_B}*+((?>{_NUMBER.pattern}))"
+    f"|(<=|<|>=|>){_B}*+((?>{_NUMBER_PATTERN}))"
     f"|(==|=|!=|(?:{'|'.join(_WORD_STR_OPS)})(?={_B})){_B}*+"
     rf"""(?:({_BARE_CHAR}++)(?!\()|"({_DQ_BODY})"|'({_SQ_BODY})')"""
     f"|({'|'.join(_LIST_OPS)}){_B}*+\\({_B}*+({_PLAIN_ITEM}(?:{_B}*+,{_B}*+{_PLAIN_ITEM})*+){_B}*+\\)"
@@ -111,6 +106,37 @@ _OP_KIND: Final = {
     **dict.fromkeys(_WORD_STR_OPS, _WORD),
     **dict.fromkeys(_LIST_OPS, _LIST),
 }
+
+# Patterns of the exact path's rarer steps, compiled on first use so that importing the parser stays cheap.
+
+
+@cache
+def _identifier() -> re.Pattern[str]:
+    return re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
+
+
+@cache
+def _field_name() -> re.Pattern[str]:
+    return re.compile(r"[a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z][a-zA-Z0-9_]*)+")
+
+
+@cache
+def _number() -> re.Pattern[str]:
+    return re.compile(_NUMBER_PATTERN)
+
+
+@cache
+def _list_operator() -> re.Pattern[str]:
+    return re.compile("|".join(_LIST_OPS))
+
+
+# The closing quote is the first delimiter not preceded by a backslash: libsinsp looks at the
+# previous character only, so `"a\\"` is not closed by its last quote.
+@cache
+def _closing_quote(delimiter: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\\)" + delimiter)
+
+
 _KEYWORDS: Final = frozenset({"and", "or", "not"})
 _MODIFIERS: Final = frozenset({"oneof", "anyof", "allof"})
 # Off only in tests, which check that the fast path and the exact one agree.
@@ -230,12 +256,16 @@ def _joined(opening: str, children: Sequence[_Node], separator: str, closing: st
 
 def escape_value(value: str) -> str:
     """libsinsp's escape_str: double-quote a value with blanks, quotes or backslashes, else keep it bare."""
-    if _NEEDS_QUOTES.search(value) is None:
+    if _needs_quotes().search(value) is None:
         return value
     return '"' + value.translate(_PRINT_ESCAPES) + '"'
 
 
-_NEEDS_QUOTES: Final = re.compile(r"[\b\f\n\r\t \\\"']")
+@cache
+def _needs_quotes() -> re.Pattern[str]:
+    return re.compile(r"[\b\f\n\r\t \\\"']")
+
+
 _PRINT_ESCAPES: Final = str.maketrans(
     {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\", '"': '\\"'}
 )
@@ -345,7 +375,7 @@ class _Parser:
         delimiter = text[start : start + 1]
         if delimiter != '"' and delimiter != "'":
             return None
-        close = _CLOSING_QUOTE[delimiter].search(text, start + 1)
+        close = _closing_quote(delimiter).search(text, start + 1)
         # libsinsp scans a C string, so a NUL before the closing quote leaves it unterminated.
         if close is None or "\0" in text[start : close.start()]:
             return None
@@ -365,7 +395,7 @@ class _Parser:
 
     def number_value(self) -> StrValue | None:
         start = self.pos
-        match = _NUMBER.match(self.text, start)
+        match = _number().match(self.text, start)
         if match is None:
             return None
         self.pos = match.end()
@@ -585,7 +615,7 @@ class _Parser:
         if kind == _WORD and not self.skip_blank():
             # A word operator needs a blank; without one libsinsp gives up on string operators
             # and tries the list operators right after the word (so `containsin (a)` is `in (a)`).
-            match = _LIST_OPERATOR.match(text, self.pos)
+            match = _list_operator().match(text, self.pos)
             if match is None:
                 raise self.error(ERR_OPERATOR)
             op = match.group()
@@ -628,7 +658,7 @@ class _Parser:
         assert blank is not None  # the pattern matches the empty string
         after = blank.end()
         if not text.startswith("(", after):
-            name = _IDENTIFIER.match(text, after)
+            name = _identifier().match(text, after)
             if name is None or name.group() in _KEYWORDS:
                 return None
         self.pos = after
@@ -682,7 +712,7 @@ class _Parser:
 
     def bare_list(self, start: int, message: str) -> ListValue:
         # libsinsp keeps a bare name after a list operator as one plain value.
-        match = _IDENTIFIER.match(self.text, start)
+        match = _identifier().match(self.text, start)
         if match is None:
             raise self.error(message)
         self.pos = match.end()
@@ -761,7 +791,7 @@ class _Parser:
         """libsinsp's try_parse_transformer_or_val at depth (pos past blanks): a transformer or `val(f)`."""
         text = self.text
         start = self.pos
-        match = _IDENTIFIER.match(text, start)
+        match = _identifier().match(text, start)
         if match is None or not text.startswith("(", match.end()):
             return None
         name = match.group()
@@ -777,7 +807,7 @@ class _Parser:
     def val_rest(self, start: int, depth: int) -> Transformer:
         self.skip_blank()
         field_start = self.pos
-        match = _FIELD_NAME.match(self.text, field_start)
+        match = _field_name().match(self.text, field_start)
         if match is None:
             raise self.error("expected a field within 'val' transformer")
         self.pos = match.end()

@@ -6,7 +6,6 @@ import gc
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from bot.rules import messages as m
 from bot.rules.collector import Collector, LoadConfig, LoadError
@@ -14,6 +13,7 @@ from bot.rules.compiler import CompileCaches, Compiler, CompileResult, TextRef
 from bot.rules.exceptions import validate_exception
 from bot.rules.positions import locate
 from bot.rules.reader import Reader
+from bot.rules.record import FrozenRecord, Record, assign
 from bot.rules.result import Context, Diagnostic, FileResult
 from bot.rules.yamlsrc import (
     Limits,
@@ -31,32 +31,58 @@ DEFAULT_ENGINE_VERSION = (0, 62, 0)
 DEFAULT_PLUGINS = frozenset({"container"})
 
 
-@dataclass(frozen=True)
-class EngineOptions:
+class EngineOptions(FrozenRecord):
     """How to load: the engine version to emulate, which plugins are loaded, and the input limits."""
 
-    engine_version: tuple[int, int, int] = DEFAULT_ENGINE_VERSION
-    plugins: frozenset[str] | None = None
-    extra_plugins: frozenset[str] = frozenset()
-    limits: Limits = field(default_factory=Limits)
+    __slots__ = ("engine_version", "extra_plugins", "limits", "plugins")
+
+    engine_version: tuple[int, int, int]
+    plugins: frozenset[str] | None
+    extra_plugins: frozenset[str]
+    limits: Limits
+
+    def __init__(
+        self,
+        engine_version: tuple[int, int, int] = DEFAULT_ENGINE_VERSION,
+        plugins: frozenset[str] | None = None,
+        extra_plugins: frozenset[str] = frozenset(),
+        limits: Limits | None = None,
+    ) -> None:
+        assign(self, "engine_version", engine_version)
+        assign(self, "plugins", plugins)
+        assign(self, "extra_plugins", extra_plugins)
+        assign(self, "limits", Limits() if limits is None else limits)
 
 
-@dataclass(frozen=True)
-class RulesFile:
+class RulesFile(FrozenRecord):
     """One input file: its name as shown to people and its content."""
+
+    __slots__ = ("content", "name")
 
     name: str
     content: str | bytes
 
+    def __init__(self, name: str, content: str | bytes) -> None:
+        assign(self, "name", name)
+        assign(self, "content", content)
 
-@dataclass
-class Validation:
+
+class Validation(Record):
     """Everything found in one pass: diagnostics in file order, the rule set, and the plugins used."""
 
-    diagnostics: list[Diagnostic]
-    collector: Collector
-    compiled: CompileResult | None
-    plugins: frozenset[str]
+    __slots__ = ("collector", "compiled", "diagnostics", "plugins")
+
+    def __init__(
+        self,
+        diagnostics: list[Diagnostic],
+        collector: Collector,
+        compiled: CompileResult | None,
+        plugins: frozenset[str],
+    ) -> None:
+        self.diagnostics = diagnostics
+        self.collector = collector
+        self.compiled = compiled
+        self.plugins = plugins
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.rules.ast import Check, FieldRef, ListValue, Pos, StrValue, Transformer, TransformerArg
 from bot.rules.catalog import C_SPACE, NUMBER_RE, FieldInfo, SourceFields, get_catalog
+from bot.rules.record import Record
 
 COMPILE_ERROR = "LOAD_ERR_COMPILE_CONDITION"
 COMPILE_WARNING = "LOAD_COMPILE_CONDITION"
@@ -34,8 +33,7 @@ MULTI_LIST_NAME = "INTERNAL"  # ... and of the list a list-valued one yields
 _SPACES = re.compile(f"[{C_SPACE}]")
 
 
-@dataclass(slots=True)
-class Diag:
+class Diag(Record):
     """One finding about a comparison, with Falco's load-result code and libsinsp's text.
 
     `phase` tells when Falco reports it: "resolve" warnings (deprecated fields, <NA> checks) come from
@@ -45,13 +43,25 @@ class Diag:
     `pos` is where libsinsp's compiler stood (its last visited node), as Falco reports it.
     """
 
-    severity: str
-    code: str
-    message: str
-    pos: Pos | None
-    skippable: bool = False
-    deprecated_field: str | None = None
-    phase: str = "compile"
+    __slots__ = ("code", "deprecated_field", "message", "phase", "pos", "severity", "skippable")
+
+    def __init__(
+        self,
+        severity: str,
+        code: str,
+        message: str,
+        pos: Pos | None,
+        skippable: bool = False,
+        deprecated_field: str | None = None,
+        phase: str = "compile",
+    ) -> None:
+        self.severity = severity
+        self.code = code
+        self.message = message
+        self.pos = pos
+        self.skippable = skippable
+        self.deprecated_field = deprecated_field
+        self.phase = phase
 
 
 class _Fail(Exception):
@@ -62,19 +72,34 @@ class _Fail(Exception):
         self.diag = Diag("error", COMPILE_ERROR, message, pos, skippable)
 
 
-@dataclass(slots=True)
-class Operand:
+class Operand(Record):
     """A compiled field or transformer chain: what libsinsp's filtercheck knows about it."""
 
-    name: str  # the field name messages use (the underlying field's, through single transformers)
-    type: str  # the transformed type
-    is_list: bool  # the transformed list-ness
-    orig_type: str  # the untransformed field's type (what multi-value transformers check)
-    orig_is_list: bool
-    no_rhs: bool
-    no_transformer: bool
-    field: FieldInfo | None  # the underlying field, when the chain ends in one
-    last_pos: Pos  # the last node libsinsp visited, where it reports an error
+    __slots__ = (
+        "field", "is_list", "last_pos", "name", "no_rhs", "no_transformer", "orig_is_list", "orig_type", "type",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        is_list: bool,
+        orig_type: str,
+        orig_is_list: bool,
+        no_rhs: bool,
+        no_transformer: bool,
+        field: FieldInfo | None,
+        last_pos: Pos,
+    ) -> None:
+        self.name = name  # the field name messages use (the underlying field's, through single transformers)
+        self.type = type  # the transformed type
+        self.is_list = is_list  # the transformed list-ness
+        self.orig_type = orig_type  # the untransformed field's type (what multi-value transformers check)
+        self.orig_is_list = orig_is_list
+        self.no_rhs = no_rhs
+        self.no_transformer = no_transformer
+        self.field = field  # the underlying field, when the chain ends in one
+        self.last_pos = last_pos  # the last node libsinsp visited, where it reports an error
 
 
 def _skippable(message: str) -> bool:
@@ -563,11 +588,17 @@ def _port_error(value: str) -> str | None:
     return f"unrecognized protocol {value}"
 
 
+# The socket functions come from _socket, the C module that `socket` re-exports them from: importing
+# `socket` itself costs milliseconds of enum set-up, and only these few rare checks need it.
+
+
 @lru_cache(maxsize=256)
 def _service_known(name: str) -> bool:
     # Falco asks the host's services database; without one here we cannot tell, so we accept the name.
+    from _socket import getservbyname
+
     try:
-        socket.getservbyname(name)
+        getservbyname(name)
     except OSError:
         return not _services_database()
     return True
@@ -575,16 +606,21 @@ def _service_known(name: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _services_database() -> bool:
+    from _socket import getservbyname
+
     try:
-        socket.getservbyname("ssh")
+        getservbyname("ssh")
     except OSError:
         return False
     return True
 
 
-def _inet_ok(family: socket.AddressFamily, text: str) -> bool:
+def _inet_ok(version: int, text: str) -> bool:
+    """inet_pton of an IPv4 (`version` 4) or an IPv6 address."""
+    from _socket import AF_INET, AF_INET6, inet_pton
+
     try:
-        socket.inet_pton(family, text)
+        inet_pton(AF_INET if version == 4 else AF_INET6, text)
     except (OSError, ValueError):
         return False
     return True
@@ -593,8 +629,8 @@ def _inet_ok(family: socket.AddressFamily, text: str) -> bool:
 def _ipaddr_error(value: str) -> str | None:
     """An address with a dot is IPv4 (inet_pton), anything else IPv6."""
     if "." in value:
-        return None if _inet_ok(socket.AF_INET, value) else f"unrecognized IPv4 address {value}"
-    return None if _inet_ok(socket.AF_INET6, value) else f"unrecognized IPv6 address {value}"
+        return None if _inet_ok(4, value) else f"unrecognized IPv4 address {value}"
+    return None if _inet_ok(6, value) else f"unrecognized IPv6 address {value}"
 
 
 def _ipnet_error(value: str) -> str | None:
@@ -603,14 +639,14 @@ def _ipnet_error(value: str) -> str | None:
     if "." in value:
         if not slash:
             return f"unrecognized IP network {value}"
-        if not _inet_ok(socket.AF_INET, ip):
+        if not _inet_ok(4, ip):
             return f"unrecognized IP address {value}"
         if not NUMBER_RE.fullmatch(mask):
             return f"{mask} is not a valid number"
         return None if int(mask) % 256 <= 32 else f"invalid netmask {mask}"
     if not slash:
         return f"invalid v6 netmask: {value}"
-    if not _inet_ok(socket.AF_INET6, ip):
+    if not _inet_ok(6, ip):
         return f"unrecognized IPv6 address {value}"
     if not NUMBER_RE.fullmatch(mask):
         return f"{mask} is not a valid number"

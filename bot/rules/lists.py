@@ -4,42 +4,53 @@ from __future__ import annotations
 
 import heapq
 import re
-from dataclasses import dataclass, field
 
 from bot.rules.collector import Collector
+from bot.rules.record import Record
 
 _BLANKS = " \t\n\r"
 _DELIMS = _BLANKS + "(),="
 _TOKEN_SPLIT = re.compile(r"[ \t\n\r(),=]+")
 
 
-@dataclass(slots=True)
-class CompiledList:
+class CompiledList(Record):
     """A list with its items expanded, and whether any condition or list used it."""
 
-    name: str
-    items: list[str]
-    order: int
-    used: bool = False
-    substitution: str = ""
+    __slots__ = ("items", "name", "order", "substitution", "used")
+
+    def __init__(self, name: str, items: list[str], order: int, used: bool = False, substitution: str = "") -> None:
+        self.name = name
+        self.items = items
+        self.order = order
+        self.used = used
+        self.substitution = substitution
 
 
-@dataclass(slots=True)
-class Edit:
+class Edit(Record):
     """One substitution: text[start:end] of the input became new_len characters."""
 
-    start: int
-    end: int
-    new_len: int
+    __slots__ = ("end", "new_len", "start")
+
+    def __init__(self, start: int, end: int, new_len: int) -> None:
+        self.start = start
+        self.end = end
+        self.new_len = new_len
 
 
-@dataclass
-class ListTable:
+class ListTable(Record):
     """The compiled lists in definition order, with a name index for fast candidate lookup."""
 
-    lists: list[CompiledList] = field(default_factory=list)
-    by_name: dict[str, CompiledList] = field(default_factory=dict)
-    odd_names: list[CompiledList] = field(default_factory=list)
+    __slots__ = ("by_name", "lists", "odd_names")
+
+    def __init__(
+        self,
+        lists: list[CompiledList] | None = None,
+        by_name: dict[str, CompiledList] | None = None,
+        odd_names: list[CompiledList] | None = None,
+    ) -> None:
+        self.lists: list[CompiledList] = [] if lists is None else lists
+        self.by_name: dict[str, CompiledList] = {} if by_name is None else by_name
+        self.odd_names: list[CompiledList] = [] if odd_names is None else odd_names
 
 
 def quote_item(item: str) -> str:

@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from bot.rules.ast import And, Check, Expr, Identifier, Not, Or, Pos
+from bot.rules.record import Record
 
 
-@dataclass(slots=True)
-class MacroProblem:
+class MacroProblem(Record):
     """A reference that failed: `loop` (reference loop) or `unknown` (undefined macro)."""
 
-    kind: str
-    name: str
-    pos: Pos
-    owner: str | None  # macro whose text holds the reference, None for the top-level condition
+    __slots__ = ("kind", "name", "owner", "pos")
+
+    def __init__(self, kind: str, name: str, pos: Pos, owner: str | None) -> None:
+        self.kind = kind
+        self.name = name
+        self.pos = pos
+        self.owner = owner  # macro whose text holds the reference, None for the top-level condition
 
 
-@dataclass(slots=True)
-class Resolution:
+class Resolution(Record):
     """What resolving one condition found: macros used, and problems in discovery order."""
 
-    used: set[str] = field(default_factory=set)
-    loops: list[MacroProblem] = field(default_factory=list)
-    unknown: list[MacroProblem] = field(default_factory=list)
+    __slots__ = ("loops", "unknown", "used")
+
+    def __init__(
+        self,
+        used: set[str] | None = None,
+        loops: list[MacroProblem] | None = None,
+        unknown: list[MacroProblem] | None = None,
+    ) -> None:
+        self.used: set[str] = set() if used is None else used
+        self.loops: list[MacroProblem] = [] if loops is None else loops
+        self.unknown: list[MacroProblem] = [] if unknown is None else unknown
 
     def first_error(self) -> MacroProblem | None:
         """Falco complains about the first loop, else the first unknown macro."""

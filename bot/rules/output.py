@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from bot.rules.ast import Operand
 from bot.rules.condition import parse_operand, pos_at
 from bot.rules.errors import ConditionSyntaxError
+from bot.rules.record import Record
 
 __all__ = ["OutputToken", "parse_output"]
 
@@ -20,8 +20,7 @@ _TOKEN_RUN: Final = re.compile(r"[^\s%]*")
 OperandMemo = dict[str, tuple[Operand, int]]
 
 
-@dataclass(slots=True)
-class OutputToken:
+class OutputToken(Record):
     """One piece of an output format: literal text, or a `%` operand with its width.
 
     For literal text `operand` is None, `width` 0 and `text` the text itself. For an operand,
@@ -29,10 +28,13 @@ class OutputToken:
     `%` (0 when there is none). `pos` is the offset in the format of the text or of the `%`.
     """
 
-    text: str
-    operand: Operand | None
-    width: int
-    pos: int
+    __slots__ = ("operand", "pos", "text", "width")
+
+    def __init__(self, text: str, operand: Operand | None, width: int, pos: int) -> None:
+        self.text = text
+        self.operand = operand
+        self.width = width
+        self.pos = pos
 
 
 def parse_output(

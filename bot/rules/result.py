@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from bot.rules.record import FrozenRecord, Record, assign
 from bot.rules.yamlsrc import Node
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(FrozenRecord):
     """One frame of Falco's context: what item, and where (yaml-cpp 0-based line and column)."""
+
+    __slots__ = ("column", "item_name", "item_type", "line", "name", "offset")
 
     item_type: str
     item_name: str
@@ -17,6 +17,14 @@ class Location:
     line: int
     column: int
     offset: int
+
+    def __init__(self, item_type: str, item_name: str, name: str, line: int, column: int, offset: int) -> None:
+        assign(self, "item_type", item_type)
+        assign(self, "item_name", item_name)
+        assign(self, "name", name)
+        assign(self, "line", line)
+        assign(self, "column", column)
+        assign(self, "offset", offset)
 
 
 class Context:
@@ -82,19 +90,32 @@ class Context:
         return Context(self.file, self, (item_type, "", snippet_name, line, column, offset))
 
 
-@dataclass(slots=True)
-class Diagnostic:
+class Diagnostic(Record):
     """One error or warning; `line`/`column` are 1-based in the file, for people."""
 
-    severity: str
-    code: str
-    message: str
-    context: Context
-    path: str = ""
-    line: int | None = None
-    column: int | None = None
-    deprecated_field: str | None = None
-    origin: str = "falco"
+    __slots__ = ("code", "column", "context", "deprecated_field", "line", "message", "origin", "path", "severity")
+
+    def __init__(
+        self,
+        severity: str,
+        code: str,
+        message: str,
+        context: Context,
+        path: str = "",
+        line: int | None = None,
+        column: int | None = None,
+        deprecated_field: str | None = None,
+        origin: str = "falco",
+    ) -> None:
+        self.severity = severity
+        self.code = code
+        self.message = message
+        self.context = context
+        self.path = path
+        self.line = line
+        self.column = column
+        self.deprecated_field = deprecated_field
+        self.origin = origin
 
     @property
     def file(self) -> str:
@@ -111,13 +132,17 @@ class Diagnostic:
         return "", ""
 
 
-@dataclass(slots=True)
-class FileResult:
+class FileResult(Record):
     """Falco's load result for one file: success, its errors and warnings in Falco's order."""
 
-    name: str
-    errors: list[Diagnostic] = field(default_factory=list)
-    warnings: list[Diagnostic] = field(default_factory=list)
+    __slots__ = ("errors", "name", "warnings")
+
+    def __init__(
+        self, name: str, errors: list[Diagnostic] | None = None, warnings: list[Diagnostic] | None = None
+    ) -> None:
+        self.name = name
+        self.errors: list[Diagnostic] = [] if errors is None else errors
+        self.warnings: list[Diagnostic] = [] if warnings is None else warnings
 
     @property
     def successful(self) -> bool:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from bot.rules.record import FrozenRecord, assign
 
 __all__ = [
     "Limits",
@@ -68,14 +69,27 @@ def _loader_class() -> Any:
 _Loader: Any = _loader_class()
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(FrozenRecord):
     """Bounds that keep hostile input from exhausting the machine; each is a setting."""
 
-    max_file_bytes: int = 10 * 1024 * 1024
-    max_yaml_depth: int = 1000
-    max_condition_depth: int = 1000
-    max_alias_nodes: int = 200_000
+    __slots__ = ("max_alias_nodes", "max_condition_depth", "max_file_bytes", "max_yaml_depth")
+
+    max_file_bytes: int
+    max_yaml_depth: int
+    max_condition_depth: int
+    max_alias_nodes: int
+
+    def __init__(
+        self,
+        max_file_bytes: int = 10 * 1024 * 1024,
+        max_yaml_depth: int = 1000,
+        max_condition_depth: int = 1000,
+        max_alias_nodes: int = 200_000,
+    ) -> None:
+        assign(self, "max_file_bytes", max_file_bytes)
+        assign(self, "max_yaml_depth", max_yaml_depth)
+        assign(self, "max_condition_depth", max_condition_depth)
+        assign(self, "max_alias_nodes", max_alias_nodes)
 
 
 # libyaml's problem texts and the yaml-cpp texts Falco prints for the same mistakes.

@@ -70,7 +70,9 @@ def test_added_changed_removed_with_keys() -> None:
 
 
 def test_whitespace_only_changes_are_not_changes() -> None:
-    reflowed = BASE.replace("condition: spawned and proc.name in (shells)", "condition: >\n    spawned and\n    proc.name in (shells)")
+    reflowed = BASE.replace(
+        "condition: spawned and proc.name in (shells)", "condition: >\n    spawned and\n    proc.name in (shells)"
+    )
     diff = diff_rulesets(_collector(BASE), _collector(reflowed))
     assert diff.empty
 

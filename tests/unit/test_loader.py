@@ -88,9 +88,10 @@ def test_first_error(text: str, message: str) -> None:
 
 WARNINGS = [
     ("- plugins: []\n", ("LOAD_UNKNOWN_ITEM", "Unknown top level item")),
-    (RULE.format(priority="INFO") + "  tag: [x]\n", ("LOAD_UNKNOWN_KEY", "Unknown key 'tag'. The key will be ignored.")),
-    ("- list: 'bad list'\n  items: []\n", ("LOAD_INVALID_LIST_NAME", "List has an invalid name. List names should "
-     "match a regular expression: ([^()\"'[:space:]=,]+)")),
+    (RULE.format(priority="INFO") + "  tag: [x]\n",
+     ("LOAD_UNKNOWN_KEY", "Unknown key 'tag'. The key will be ignored.")),
+    ("- list: 'bad list'\n  items: []\n", ("LOAD_INVALID_LIST_NAME",
+     "List has an invalid name. List names should match a regular expression: ([^()\"'[:space:]=,]+)")),
     ("- macro: bad-macro\n  condition: evt.type = open\n", ("LOAD_INVALID_MACRO_NAME", "Macro has an invalid name. "
      "Macro names should match a regular expression: ([a-zA-Z]+[a-zA-Z0-9_]*)")),
     (RULE.format(priority="INFO") + "- rule: R\n  condition: and proc.name = x\n  append: true\n",

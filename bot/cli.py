@@ -70,11 +70,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except OSError as exc:
             reason = exc.strerror or str(exc)
             return _usage_error(_phrase("cannot_read", name=name, reason=reason))
-    limits = Limits()
-    if args.max_file_bytes is not None:
-        limits = Limits(args.max_file_bytes, limits.max_yaml_depth, limits.max_condition_depth)
-    if args.max_depth is not None:
-        limits = Limits(limits.max_file_bytes, args.max_depth, args.max_depth)
+    defaults = Limits()
+    depth = defaults.max_yaml_depth if args.max_depth is None else args.max_depth
+    limits = Limits(
+        max_file_bytes=defaults.max_file_bytes if args.max_file_bytes is None else args.max_file_bytes,
+        max_yaml_depth=depth,
+        max_condition_depth=defaults.max_condition_depth if args.max_depth is None else depth,
+    )
     options = EngineOptions(limits=limits, extra_plugins=frozenset(args.plugin))
     if args.engine_version is not None:
         options = EngineOptions(args.engine_version, None, frozenset(args.plugin), limits)

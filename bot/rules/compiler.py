@@ -14,6 +14,7 @@ from bot.rules.exceptions import exceptions_condition
 from bot.rules.filtercheck import Diag, check_leaf, condition_resolver_diags
 from bot.rules.lists import Edit, ListTable, compile_lists, substitute_lists
 from bot.rules.macros import MacroResolver, identifiers
+from bot.rules.messages import bot_message
 from bot.rules.outputs import OutputChecker
 from bot.rules.record import Record
 from bot.rules.result import Context
@@ -109,6 +110,7 @@ class Compiler:
         fields_for: Callable[[str], object],
         events: tuple[int, Callable[[str], int]],
         max_depth: int,
+        max_condition_bytes: int,
         caches: CompileCaches | None = None,
     ) -> None:
         self.caches = caches or CompileCaches()
@@ -118,6 +120,7 @@ class Compiler:
         self.fields_for = fields_for
         self.all_codes, self.codes_of = events
         self.max_depth = max_depth
+        self.max_condition_bytes = max_condition_bytes
         self.result = CompileResult(ListTable())
         self._leaf_memo = self.caches.leaves
         self._macro_diags: dict[tuple[str, str], list[tuple[Diag, str | None]]] = {}
@@ -136,6 +139,10 @@ class Compiler:
         """Lists substituted, then the condition parsed (errors: LOAD_ERR_COMPILE_CONDITION)."""
         resolved, edits = substitute_lists(text, self.result.lists)
         ref = TextRef(parts, edits, shift)
+        if len(resolved) > self.max_condition_bytes:
+            message = bot_message("condition_too_big", size=len(resolved), limit=self.max_condition_bytes)
+            self.fail(m.COMPILE_CONDITION, message, ctx)
+            return None, ref
         parsed = self.caches.parsed.get(resolved)
         if parsed is None:
             try:

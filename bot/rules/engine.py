@@ -256,6 +256,7 @@ class _Run:
             self.fields_for,
             (all_codes, codes_of),
             self.options.limits.max_condition_depth,
+            self.options.limits.max_condition_bytes,
             self.caches,
         )
         try:

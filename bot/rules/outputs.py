@@ -43,7 +43,7 @@ class OutputChecker:
         return hit
 
     def check(self, info: RuleInfo) -> bool:
-        """False when the rule is skipped (skip-if-unknown-filter); raises in strict mode on errors."""
+        """False when the rule is skipped (skip-if-unknown-filter); in strict mode (Falco's) an error raises."""
         from bot.rules.compiler import TextRef, is_unknown_error
 
         comp = self.compiler
@@ -59,7 +59,7 @@ class OutputChecker:
                 comp.warn("LOAD_UNKNOWN_FILTER", error, out_ctx, ref, pos)
                 return False
             comp.fail(m.COMPILE_OUTPUT, error, out_ctx, ref, pos)
-            return False
+            return True  # only reached when finding every problem: go on to the condition
         for name in DEPRECATED_OUTPUT_FIELDS:
             at = output.find(name)
             if at != -1:

@@ -72,12 +72,13 @@ _Loader: Any = _loader_class()
 class Limits(FrozenRecord):
     """Bounds that keep hostile input from exhausting the machine; each is a setting."""
 
-    __slots__ = ("max_alias_nodes", "max_condition_depth", "max_file_bytes", "max_yaml_depth")
+    __slots__ = ("max_alias_nodes", "max_condition_bytes", "max_condition_depth", "max_file_bytes", "max_yaml_depth")
 
     max_file_bytes: int
     max_yaml_depth: int
     max_condition_depth: int
     max_alias_nodes: int
+    max_condition_bytes: int
 
     def __init__(
         self,
@@ -85,11 +86,14 @@ class Limits(FrozenRecord):
         max_yaml_depth: int = 1000,
         max_condition_depth: int = 1000,
         max_alias_nodes: int = 200_000,
+        max_condition_bytes: int = 1024 * 1024,
     ) -> None:
         assign(self, "max_file_bytes", max_file_bytes)
         assign(self, "max_yaml_depth", max_yaml_depth)
         assign(self, "max_condition_depth", max_condition_depth)
         assign(self, "max_alias_nodes", max_alias_nodes)
+        # A condition after list substitution (lists referenced many times can multiply the text).
+        assign(self, "max_condition_bytes", max_condition_bytes)
 
 
 # libyaml's problem texts and the yaml-cpp texts Falco prints for the same mistakes.
@@ -189,7 +193,46 @@ def compose_documents(text: str, limits: Limits) -> list[Node | None]:
         ) from None
     except yaml.YAMLError as exc:
         raise YamlParseError(f"yaml-cpp: error: {exc}", 0, 0, 0) from None
+    if "&" in text:
+        _check_expansion(docs, limits.max_alias_nodes)
     return docs
+
+
+def _check_expansion(docs: list[Node | None], limit: int) -> None:
+    """Refuse documents whose aliases expand to more than `limit` nodes (billion-laughs bombs).
+
+    The composer shares aliased nodes, so the expanded size is computed over the graph with one
+    memoised size per node, iteratively.
+    """
+    sizes: dict[int, int] = {}
+    for doc in docs:
+        if doc is None:
+            continue
+        stack: list[tuple[Node, bool]] = [(doc, False)]
+        while stack:
+            node, done = stack.pop()
+            key = id(node)
+            if key in sizes:
+                continue
+            children = _children(node)
+            if done or not children:
+                sizes[key] = 1 + sum(sizes.get(id(c), 0) for c in children)
+                if sizes[key] > limit:
+                    from bot.rules.messages import bot_message
+
+                    mark: Any = node.start_mark
+                    raise YamlLimitError(bot_message("too_many_nodes", limit=limit), mark.line, mark.column, mark.index)
+                continue
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def is_null(node: Node) -> bool:

@@ -24,7 +24,34 @@ def test_alias_bomb_is_bounded() -> None:
         lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]")
     bomb = "- list: defs\n  items: [x]\n  extra:\n    " + "\n    ".join(lines) + "\n- list: bomb\n  items: *a9\n"
     codes = _codes(bomb)
-    assert ("error", "LOAD_ERR_YAML_VALIDATE") in codes  # items must be scalars: the bomb is never expanded
+    assert codes == [("error", "LOAD_ERR_YAML_PARSE")]  # refused before anything walks the expansion
+
+
+def test_alias_bomb_in_exception_values_is_refused() -> None:
+    lines = [
+        "- list: defs",
+        "  items: [x]",
+        "  extra:",
+        '    a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+    ]
+    for i in range(1, 10):
+        lines.append(f"    a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]")
+    rule = (
+        RULE.format(cond="evt.type = open") + "  exceptions:\n  - name: e\n    fields: [proc.name]\n    values: *a9\n"
+    )
+    assert _codes("\n".join(lines) + "\n" + rule) == [("error", "LOAD_ERR_YAML_PARSE")]
+
+
+def test_alias_limit_is_a_setting() -> None:
+    text = "- list: a\n  items: &x [a, b, c]\n- list: b\n  items: *x\n"
+    assert (
+        _codes(
+            text
+            + "- rule: R\n  desc: d.\n  condition: evt.type = open and proc.name in (a, b)\n  output: x\n  priority: INFO\n"
+        )
+        == []
+    )
+    assert _codes(text, max_alias_nodes=5) == [("error", "LOAD_ERR_YAML_PARSE")]
 
 
 def test_file_over_the_size_limit() -> None:
@@ -81,3 +108,10 @@ def test_tabs_for_indentation() -> None:
 def test_empty_and_null_documents() -> None:
     assert _codes("") == []
     assert _codes("---\n~\n---\n") == []
+
+
+def test_condition_multiplied_by_lists_is_bounded() -> None:
+    items = ", ".join(f"binary_number_{i}" for i in range(1000))
+    text = f"- list: many\n  items: [{items}]\n" + RULE.format(cond="evt.type = execve and proc.name in (many)")
+    assert _codes(text) == []
+    assert _codes(text, max_condition_bytes=1000) == [("error", "LOAD_ERR_COMPILE_CONDITION")]

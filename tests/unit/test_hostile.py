@@ -44,13 +44,7 @@ def test_alias_bomb_in_exception_values_is_refused() -> None:
 
 def test_alias_limit_is_a_setting() -> None:
     text = "- list: a\n  items: &x [a, b, c]\n- list: b\n  items: *x\n"
-    assert (
-        _codes(
-            text
-            + "- rule: R\n  desc: d.\n  condition: evt.type = open and proc.name in (a, b)\n  output: x\n  priority: INFO\n"
-        )
-        == []
-    )
+    assert _codes(text + RULE.format(cond="evt.type = open and proc.name in (a, b)")) == []
     assert _codes(text, max_alias_nodes=5) == [("error", "LOAD_ERR_YAML_PARSE")]
 
 

@@ -20,13 +20,15 @@ FILES = [
 GOALS = {"in_process": 4.0, "process": 2.0, "peak_mb": 60.0}
 
 
-def _median_seconds(fn: Callable[[], object], repeat: int) -> float:
-    samples = []
+def _interleaved_medians(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median seconds of each function, run in turn within every repetition (so machine noise hits all alike)."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def in_process(repeat: int) -> dict[str, float]:
@@ -45,11 +47,10 @@ def in_process(repeat: int) -> dict[str, float]:
             list(yaml.compose_all(text, Loader=loader))
 
     validate(files)  # warm the catalogs once, as a long-running process would
-    return {
-        "compose": _median_seconds(compose, repeat),
-        "validate": _median_seconds(lambda: validate(files), repeat),
-        "falco_mode": _median_seconds(lambda: load_like_falco(files), repeat),
-    }
+    return _interleaved_medians(
+        {"compose": compose, "validate": lambda: validate(files), "falco_mode": lambda: load_like_falco(files)},
+        repeat,
+    )
 
 
 def _run_process(argv: list[str]) -> tuple[float, float]:
@@ -93,8 +94,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
+    procs = processes(args.repeat)  # first: children forked from a small harness report their own peak memory
     inproc = in_process(args.repeat)
-    procs = processes(args.repeat)
     ratio_in = inproc["validate"] / inproc["compose"]
     ratio_falco = inproc["falco_mode"] / inproc["compose"]
     ratio_proc = procs["validate_process"] / procs["compose_process"]

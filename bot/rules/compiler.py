@@ -148,7 +148,7 @@ class Compiler:
             try:
                 parsed = parse_condition(resolved, self.max_depth)
             except ConditionSyntaxError as exc:
-                parsed = exc
+                parsed = exc.with_traceback(None)  # cached: must not keep this frame (and the compiler) alive
             self.caches.parsed[resolved] = parsed
         try:
             if isinstance(parsed, ConditionSyntaxError):
@@ -163,27 +163,30 @@ class Compiler:
 
     def run(self) -> CompileResult:
         """compile(): lists, macros, rules, then unused macros and lists."""
-        self.result.lists = compile_lists(self.col)
-        refs = self.compile_macros()
-        self.resolver = MacroResolver(self.result.macro_asts, refs, {n: i.index for n, i in self.col.macros.items()})
-        self.used_macros: set[str] = set()
-        self.resolve_macro_references()
-        self.outputs = OutputChecker(self)
-        for info in self.col.rules.values():
-            if info.unknown_source:
-                continue
-            try:
-                self.compile_rule(info)
-            except LoadError:
-                if self.strict:
-                    raise
-        for name, minfo in self.col.macros.items():
-            if name not in self.used_macros:
-                self.warn("LOAD_UNUSED_MACRO", m.UNUSED_MACRO, minfo.ctx)
-        for lst in self.result.lists.lists:
-            if not lst.used:
-                self.warn("LOAD_UNUSED_LIST", m.UNUSED_LIST, self.col.lists[lst.name].ctx)
-        return self.result
+        try:
+            self.result.lists = compile_lists(self.col)
+            refs = self.compile_macros()
+            self.resolver = MacroResolver(self.result.macro_asts, refs, {n: i.index for n, i in self.col.macros.items()})
+            self.used_macros: set[str] = set()
+            self.resolve_macro_references()
+            self.outputs = OutputChecker(self)
+            for info in self.col.rules.values():
+                if info.unknown_source:
+                    continue
+                try:
+                    self.compile_rule(info)
+                except LoadError:
+                    if self.strict:
+                        raise
+            for name, minfo in self.col.macros.items():
+                if name not in self.used_macros:
+                    self.warn("LOAD_UNUSED_MACRO", m.UNUSED_MACRO, minfo.ctx)
+            for lst in self.result.lists.lists:
+                if not lst.used:
+                    self.warn("LOAD_UNUSED_LIST", m.UNUSED_LIST, self.col.lists[lst.name].ctx)
+            return self.result
+        finally:
+            self.outputs = None  # type: ignore[assignment]  # it points back here: break the cycle
 
     def compile_macros(self) -> dict[str, list[Identifier]]:
         """Every macro parsed on its own, in definition order."""

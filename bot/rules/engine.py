@@ -153,6 +153,14 @@ def _names(entry: MappingNode) -> set[str]:
     return out
 
 
+def _ignore_warning(code: str, message: str, ctx: Context) -> None:
+    """A warning sink for a finished run."""
+
+
+def _ignore_exception(source: str | None, ex: object) -> None:
+    """An exception validator for a finished run."""
+
+
 class _Run:
     """One load of a sequence of files into one collector, reporting into a diagnostics list."""
 
@@ -177,6 +185,11 @@ class _Run:
             warn=lambda code, msg, ctx: self.report("warning", code, msg, ctx),
             validate_exception=lambda source, ex: validate_exception(source, ex, self.field_defined),
         )
+
+    def close(self) -> None:
+        """Drop the callbacks that point back at this run, so it is freed without the cyclic GC."""
+        self.cfg.warn = _ignore_warning
+        self.cfg.validate_exception = _ignore_exception
 
     def fields_for(self, source: str) -> object:
         hit = self._fields.get(source)
@@ -276,6 +289,11 @@ def _engine_run() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            # Everything the run allocated sits in the youngest generation; re-enabling as is would make
+            # the next allocation traverse all of it. freeze()+unfreeze() moves it to the oldest
+            # generation without a traversal (it is still collected there if it ever becomes garbage).
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
@@ -298,6 +316,7 @@ def _load_like_falco(files: Sequence[RulesFile], options: EngineOptions | None) 
                 continue
             (result.errors if diag.severity == "error" else result.warnings).append(diag)
         results.append(result)
+    run.close()
     return results
 
 
@@ -313,6 +332,7 @@ def _validate(files: Sequence[RulesFile], options: EngineOptions | None) -> Vali
     for src in run.sources:
         ok = run.read(src, strict=False) and ok
     compiled = run.compile(strict=False)
+    run.close()
     return Validation(_dedupe(run.sink), run.collector, compiled, run.plugins)
 
 

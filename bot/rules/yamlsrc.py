@@ -193,9 +193,12 @@ def compose_documents(text: str, limits: Limits) -> list[Node | None]:
         ) from None
     except yaml.YAMLError as exc:
         raise YamlParseError(f"yaml-cpp: error: {exc}", 0, 0, 0) from None
-    if "&" in text:
+    if "*" in text and _ANCHOR.search(text):
         _check_expansion(docs, limits.max_alias_nodes)
     return docs
+
+
+_ANCHOR = re.compile(r"(?:^|[ \t\[{,])&[^\s\[\]{},]", re.MULTILINE)
 
 
 def _check_expansion(docs: list[Node | None], limit: int) -> None:

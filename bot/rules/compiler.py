@@ -121,6 +121,7 @@ class Compiler:
         self.all_codes, self.codes_of = events
         self.max_depth = max_depth
         self.max_condition_bytes = max_condition_bytes
+        self.evttypes: EventTypeAnalysis | None = None  # one per compile: its memo spans the rules
         self.result = CompileResult(ListTable())
         self._leaf_memo = self.caches.leaves
         self._macro_diags: dict[tuple[str, str], list[tuple[Diag, str | None]]] = {}
@@ -273,8 +274,9 @@ class Compiler:
             return
         codes = self.all_codes
         if info.source == "syscall":
-            analysis = EventTypeAnalysis(self.all_codes, self.codes_of, self.expansion)
-            codes = analysis.codes(ast)
+            if self.evttypes is None:
+                self.evttypes = EventTypeAnalysis(self.all_codes, self.codes_of, self.expansion)
+            codes = self.evttypes.codes(ast)
             count = codes.bit_count()
             if info.warn_evttypes and (count == 0 or count > 100):
                 self.warn("LOAD_NO_EVTTYPE", m.NO_EVTTYPE, info.ctx)

@@ -8,6 +8,7 @@ from bot.rules.result import Context
 from bot.rules.yamlsrc import Node, ScalarNode, SequenceNode, decode_bool, decode_uint, is_null
 
 YV = m.YAML_VALIDATE
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def scalar(keys: dict[str, Node], key: str, ctx: Context, optional: bool = False) -> ScalarNode | None:
@@ -16,6 +17,8 @@ def scalar(keys: dict[str, Node], key: str, ctx: Context, optional: bool = False
     if val is None:
         fail(not optional, YV, f"Item has no mapping for key '{key}'", ctx)
         return None
+    if isinstance(val, ScalarNode) and val.value and val.tag == _STR_TAG:
+        return val  # the common case, decided without building contexts
     fail(is_null(val), YV, f"Mapping for key '{key}' is empty", ctx)
     valctx = ctx.at(val, m.VALUE_FOR, key)
     fail(not isinstance(val, ScalarNode), YV, "Value is not a scalar value", valctx)

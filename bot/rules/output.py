@@ -44,7 +44,7 @@ def parse_output(
 
     compile_operand returns None when an operand compiles and the compiler's error text when it
     does not. A leading `*` (print even with missing values) is not a token. `memo`, shared by the
-    outputs of one load, remembers operands that compiled and ended inside their run of characters
+    outputs of one load, remembers operands that compiled within their run of non-blank characters
     (what follows such a run cannot change them), since outputs repeat the same fields.
     """
     if not fmt:
@@ -67,7 +67,7 @@ def parse_output(
             operand, end = hit[0], start + hit[1]
         else:
             operand, end = _longest_operand(fmt, start, percent, compile_operand)
-            if key and memo is not None and end - start < len(key):
+            if key and memo is not None and end - start <= len(key):
                 memo[key] = (operand, end - start)
         tokens.append(OutputToken(fmt[start:end], operand, width, percent))
         literal_start = end

@@ -193,12 +193,25 @@ def compose_documents(text: str, limits: Limits) -> list[Node | None]:
         ) from None
     except yaml.YAMLError as exc:
         raise YamlParseError(f"yaml-cpp: error: {exc}", 0, 0, 0) from None
-    if "*" in text and _ANCHOR.search(text):
+    if "*" in text and _has_anchor(text):
         _check_expansion(docs, limits.max_alias_nodes)
     return docs
 
 
-_ANCHOR = re.compile(r"(?:^|[ \t\[{,])&[^\s\[\]{},]", re.MULTILINE)
+_ANCHOR_BEFORE = frozenset(" \t\n[{,-:")
+_ANCHOR_AFTER_NOT = frozenset(" \t\r\n[]{},")
+
+
+def _has_anchor(text: str) -> bool:
+    """Whether `text` may define a YAML anchor (`&name` after a blank or an indicator); '&' itself is rare."""
+    at = text.find("&")
+    while at != -1:
+        before = text[at - 1] if at else "\n"
+        after = text[at + 1 : at + 2]
+        if before in _ANCHOR_BEFORE and after and after not in _ANCHOR_AFTER_NOT:
+            return True
+        at = text.find("&", at + 1)
+    return False
 
 
 def _check_expansion(docs: list[Node | None], limit: int) -> None:

@@ -15,6 +15,7 @@ from bot.rules.filtercheck import Diag, check_leaf, condition_resolver_diags
 from bot.rules.lists import Edit, ListTable, compile_lists, substitute_lists
 from bot.rules.macros import MacroResolver, identifiers
 from bot.rules.messages import bot_message
+from bot.rules.output import OperandMemo
 from bot.rules.outputs import OutputChecker
 from bot.rules.record import Record
 from bot.rules.result import Context
@@ -46,20 +47,20 @@ class CompiledRule(Record):
         self.codes = codes
 
 
-class CompileCaches(Record):
+class CompileCaches:
     """Work shared by the compiles of one load (Falco recompiles everything after each file)."""
 
-    __slots__ = ("leaves", "outputs", "parsed")
+    __slots__ = ("evttypes", "leaves", "macro_diags", "operands", "outputs", "parsed")
 
-    def __init__(
-        self,
-        parsed: dict[str, Expr | ConditionSyntaxError] | None = None,
-        leaves: dict[tuple[int, str], list[Diag]] | None = None,
-        outputs: dict[tuple[str, str], tuple[str | None, int | None]] | None = None,
-    ) -> None:
-        self.parsed: dict[str, Expr | ConditionSyntaxError] = {} if parsed is None else parsed
-        self.leaves: dict[tuple[int, str], list[Diag]] = {} if leaves is None else leaves
-        self.outputs: dict[tuple[str, str], tuple[str | None, int | None]] = {} if outputs is None else outputs
+    def __init__(self) -> None:
+        # Parses and per-node results are keyed by text or by node identity: the parse cache keeps
+        # every tree alive for the whole load, so identities are never reused.
+        self.parsed: dict[str, Expr | ConditionSyntaxError] = {}
+        self.leaves: dict[tuple[int, str], list[Diag]] = {}
+        self.outputs: dict[tuple[str, str], tuple[str | None, int | None]] = {}
+        self.operands: dict[str, OperandMemo] = {}
+        self.evttypes: dict[tuple[int, bool], int] = {}
+        self.macro_diags: dict[tuple[int, str], list[tuple[Diag, str | None]]] = {}
 
 
 class CompileResult(Record):
@@ -124,7 +125,7 @@ class Compiler:
         self.evttypes: EventTypeAnalysis | None = None  # one per compile: its memo spans the rules
         self.result = CompileResult(ListTable())
         self._leaf_memo = self.caches.leaves
-        self._macro_diags: dict[tuple[str, str], list[tuple[Diag, str | None]]] = {}
+        self._macro_diags = self.caches.macro_diags
 
     def fail(self, code: str, message: str, ctx: Context, ref: TextRef | None = None, pos: int | None = None) -> None:
         """Report an error; in strict mode (Falco's behaviour) it ends the compile."""
@@ -167,7 +168,9 @@ class Compiler:
         try:
             self.result.lists = compile_lists(self.col)
             refs = self.compile_macros()
-            self.resolver = MacroResolver(self.result.macro_asts, refs, {n: i.index for n, i in self.col.macros.items()})
+            self.resolver = MacroResolver(
+                self.result.macro_asts, refs, {n: i.index for n, i in self.col.macros.items()}
+            )
             self.used_macros: set[str] = set()
             self.resolve_macro_references()
             self.outputs = OutputChecker(self)
@@ -275,7 +278,7 @@ class Compiler:
         codes = self.all_codes
         if info.source == "syscall":
             if self.evttypes is None:
-                self.evttypes = EventTypeAnalysis(self.all_codes, self.codes_of, self.expansion)
+                self.evttypes = EventTypeAnalysis(self.all_codes, self.codes_of, self.expansion, self.caches.evttypes)
             codes = self.evttypes.codes(ast)
             count = codes.bit_count()
             if info.warn_evttypes and (count == 0 or count > 100):
@@ -345,11 +348,11 @@ class Compiler:
 
     def macro_diags(self, name: str, fields: object, source: str) -> list[tuple[Diag, str | None]]:
         """The diagnostics of one macro's expansion for one source, computed once."""
-        key = (name, source)
+        ast = self.result.macro_asts.get(name)
+        key = (id(ast), source)
         hit = self._macro_diags.get(key)
         if hit is None:
             self._macro_diags[key] = []  # guards against loops while computing
-            ast = self.result.macro_asts.get(name)
             hit = [] if ast is None else self.leaf_diags(ast, fields, source, name)
             self._macro_diags[key] = hit
         return hit

@@ -18,11 +18,12 @@ class EventTypeAnalysis:
         all_codes: int,
         codes_of: Callable[[str], int],
         expansion: Callable[[Identifier], Expr | None],
+        memo: dict[tuple[int, bool], int] | None = None,
     ) -> None:
         self.all = all_codes
         self.codes_of = codes_of
         self.expansion = expansion
-        self._memo: dict[tuple[int, bool], int] = {}
+        self._memo: dict[tuple[int, bool], int] = memo if memo is not None else {}
 
     def codes(self, expr: Expr, inverted: bool = False) -> int:
         """The bit set of event codes `expr` (negated when `inverted`) can match."""
@@ -31,7 +32,9 @@ class EventTypeAnalysis:
         if hit is not None:
             return hit
         result = self._codes(expr, inverted)
-        if isinstance(expr, Identifier) or not isinstance(expr, Check):
+        # Nodes are memoised by identity; a macro reference is not (what it names may change between
+        # the compiles of one load), but the macro's own tree is.
+        if not isinstance(expr, (Identifier, Check)):
             self._memo[key] = result
         return result
 

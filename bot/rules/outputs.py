@@ -24,7 +24,7 @@ class OutputChecker:
     def __init__(self, compiler: Compiler) -> None:
         self.compiler = compiler
         self._memo = compiler.caches.outputs
-        self.token_memo: dict[str, OperandMemo] = {}
+        self.token_memo: dict[str, OperandMemo] = compiler.caches.operands
 
     def format_error(self, fmt: str, source: str) -> tuple[str | None, int | None]:
         """The formatter's error text for `fmt` (None when it compiles) and the offset it concerns."""

@@ -77,7 +77,13 @@ def processes(repeat: int) -> dict[str, float]:
         "for name in sys.argv[1:]:\n"
         "    list(yaml.compose_all(open(name).read(), Loader=yaml.CSafeLoader))\n"
     )
-    ours = [sys.executable, "-m", "bot", "validate", *names]
+    script = Path(sys.executable).with_name("falco-rules-bot")
+    entry = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
+    )
+    ours = [*entry, "validate", *names]
     base = [sys.executable, "-c", compose_code, *names]
     ours_t, base_t, peaks = [], [], []
     for _ in range(repeat):

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import __version__
@@ -66,7 +65,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     files = []
     for name in args.files:
         try:
-            files.append(RulesFile(name, Path(name).read_bytes()))
+            with open(name, "rb") as handle:
+                files.append(RulesFile(name, handle.read()))
         except OSError as exc:
             reason = exc.strerror or str(exc)
             return _usage_error(_phrase("cannot_read", name=name, reason=reason))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
 
 
 @cache
@@ -14,6 +14,7 @@ def phrases(name: str) -> dict[str, Any]:
     """A template of format strings (a YAML mapping in templates/), loaded once."""
     import yaml
 
-    data = yaml.safe_load((TEMPLATES / name).read_text())
+    with open(os.path.join(TEMPLATES, name), encoding="utf-8") as handle:
+        data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     assert isinstance(data, dict)
     return data

@@ -115,11 +115,12 @@ def bot_message(message_id: str, **values: object) -> str:
     """One of the engine's own sentences, from templates/engine.yml."""
     global _BOT_TEXTS
     if _BOT_TEXTS is None:
-        from pathlib import Path
+        import os
 
         import yaml
 
-        path = Path(__file__).resolve().parents[2] / "templates" / "engine.yml"
-        _BOT_TEXTS = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        with open(os.path.join(root, "templates", "engine.yml"), encoding="utf-8") as handle:
+            _BOT_TEXTS = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     assert _BOT_TEXTS is not None
     return _BOT_TEXTS[message_id].format(**values)

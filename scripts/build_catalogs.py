@@ -10,24 +10,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = Path("/work/shared/data/falco")
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "falco"
 OUT_DIR = ROOT / "config" / "falco"
 
-# Bit order of the EPF_* flags in the generated files; catalog.py reads the same list back from fields.json.
-FLAG_BITS = (
-    "EPF_FILTER_ONLY",
-    "EPF_PRINT_ONLY",
-    "EPF_TABLE_ONLY",
-    "EPF_DEPRECATED",
-    "EPF_ARG_REQUIRED",
-    "EPF_ARG_ALLOWED",
-    "EPF_ARG_INDEX",
-    "EPF_ARG_KEY",
-    "EPF_IS_LIST",
-    "EPF_NO_RHS",
-    "EPF_NO_TRANSFORMER",
-    "EPF_NO_PTR_STABILITY",
-)
+# Bit order of the EPF_* flags in the generated files: the engine's own list, which it checks on load.
+sys.path.insert(0, str(ROOT))
+from bot.rules.catalog import FLAG_NAMES as FLAG_BITS  # noqa: E402
 
 PLUGIN_TYPES = {
     "string": "PT_CHARBUF",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
+from itertools import accumulate, islice
 from typing import Final
 
 from bot.rules.ast import (
@@ -96,6 +97,10 @@ _PLAIN_TERM: Final = re.compile(
 )
 # One item of group 12: bare (group 1), or the inside of a double (2) or single (3) quoted string.
 _PLAIN_LIST_ITEM: Final = re.compile(f"""({_BARE})|"({_DQ_BODY})"|'({_SQ_BODY})'""")
+# Group 12 with only bare items and no \b: items are what this splits off (every other part).
+_NOT_BARE_ONLY: Final = re.compile("[\"'\x08]")
+_LIST_SEPARATOR: Final = re.compile("([ \t\r\n]*,[ \t\r\n]*)")
+_PLUS_2: Final = (2).__add__
 _UNARY, _NUM, _STR, _WORD, _LIST = range(5)
 # What parse_or reads next: a term, a group after `and(`, or a group after `or(`.
 _TERM, _AND_GROUP, _OR_GROUP = range(3)
@@ -420,9 +425,24 @@ class _Parser:
         children: list[Expr] = []
         chain: list[Expr] | None = []  # the and-chain being read; None after an `or(...)` group
         operand = _TERM
+        text = self.text
+        # term()'s fast path, inline: plain terms make up most of every condition.
+        fast = depth + 2 < self.fast_depth
+        plain_match = _PLAIN_TERM.match
         while True:
             if operand == _TERM:
-                expr, keyword, follow = self.term(depth + 2)
+                pos = self.pos
+                if (
+                    fast
+                    and not text.startswith("(", pos)
+                    and (match := plain_match(text, pos)) is not None
+                    and (plain := self.plain_term(match)) is not None
+                ):
+                    expr = plain
+                    self.pos = match.end()
+                    keyword, follow = match.group(13, 14)
+                else:
+                    expr, keyword, follow = self.term(depth + 2)
             else:
                 expr = self.parse_or(depth + 2 if operand == _AND_GROUP else depth + 1, True)
                 keyword, follow = self.connective(or_only=operand == _OR_GROUP)
@@ -473,18 +493,11 @@ class _Parser:
         """libsinsp's parse_not at depth, then the connective after it: (expr, and/or, blank or "(").
 
         pos ends after the connective, or after the blanks when there is none. Plain terms take
-        the fast path; the rest follows libsinsp step by step, parse_check included, so that a
-        group recurses straight back into parse_or (two frames per nesting level).
+        the fast path, which parse_or runs inline before calling this; the rest follows libsinsp
+        step by step, parse_check included, so that a group recurses straight back into parse_or
+        (two frames per nesting level).
         """
         text = self.text
-        if depth < self.fast_depth and not text.startswith("(", self.pos):
-            match = _PLAIN_TERM.match(text, self.pos)
-            if match is not None:
-                expr = self.plain_term(match)
-                if expr is not None:
-                    self.pos = match.end()
-                    keyword, follow = match.group(13, 14)
-                    return expr, keyword, follow
         self.check_depth(depth)
         start = pos = self.pos
         negate = False
@@ -558,20 +571,58 @@ class _Parser:
     def plain_list(self, match: re.Match[str]) -> ListValue:
         """The list that group 12 of a _PLAIN_TERM match read."""
         text = self.text
-        at = self.at
-        line1_end = self.line1_end
-        items: list[ListItem] = []
-        for item in _PLAIN_LIST_ITEM.finditer(text, match.start(12), match.end(12)):
-            bare, dq, sq = item.groups()
-            offset = item.start()
-            where = Pos(offset, 1, offset + 1) if offset <= line1_end else at(offset)
-            if bare is not None:
-                items.append(StrValue(bare, False, where))
+        start, end = match.span(12)
+        items: list[ListItem]
+        if end <= self.line1_end:
+            line, base = 1, -1
+        else:
+            breaks = self.breaks
+            index = bisect_left(breaks, start)
+            line, base = index + 1, breaks[index - 1] if index else -1
+            if index < len(breaks) and breaks[index] < end:
+                line = 0  # the list spans lines: every item's Pos comes from at()
+        if line and not _NOT_BARE_ONLY.search(text, start, end):
+            # Only bare items on one line, the common case (substituted lists): with no quote and no
+            # \b, items and separators partition the text, and each item's offset is the sum of the
+            # lengths before it. Its column is its offset from the break before the line, as at() has it.
+            segment = text[start:end]
+            parts = segment.split(", ")
+            count = len(parts) - 1
+            if segment.count(",") == count and segment.count(" ") == count and "\t" not in segment:
+                # Every separator is exactly ", " (as in substituted lists): the str methods suffice.
+                offsets: Iterator[int] = accumulate(map(_PLUS_2, map(len, parts)), initial=start)
+                names = parts
             else:
-                items.append(StrValue(dq if sq is None else sq, True, where))
+                parts = _LIST_SEPARATOR.split(segment)
+                offsets = islice(accumulate(map(len, parts), initial=start), 0, None, 2)
+                names = parts[::2]
+            items = [
+                StrValue(bare, False, Pos(offset, line, offset - base))
+                for bare, offset in zip(names, offsets, strict=False)
+            ]
+        elif line:
+            # The whole list is on one line: the column of an item is its offset from the break
+            # before the line, which is what at() computes for each offset.
+            items = [
+                StrValue(bare, False, Pos(item.start(), line, item.start() - base))
+                if (bare := item.group(1)) is not None
+                else StrValue(item.group(2) if item.group(3) is None else item.group(3), True,
+                              Pos(item.start(), line, item.start() - base))
+                for item in _PLAIN_LIST_ITEM.finditer(text, start, end)
+            ]  # fmt: skip
+        else:
+            at = self.at
+            items = []
+            for item in _PLAIN_LIST_ITEM.finditer(text, start, end):
+                bare, dq, sq = item.groups()
+                where = at(item.start())
+                if bare is not None:
+                    items.append(StrValue(bare, False, where))
+                else:
+                    items.append(StrValue(dq if sq is None else sq, True, where))
         self.last = ")"
         # The list starts at its "(", the last one before the first item.
-        return ListValue(items, at(text.rindex("(", 0, match.start(12))))
+        return ListValue(items, self.at(text.rindex("(", 0, start)))
 
     def parse_check_operand(self, start: int, depth: int) -> Expr:
         """The rest of parse_check once "(" is ruled out: a field or transformer check, or a macro name."""

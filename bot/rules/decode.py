@@ -42,6 +42,8 @@ def opt_string(keys: dict[str, Node], key: str, ctx: Context) -> str | None:
 
 def boolean(keys: dict[str, Node], key: str, ctx: Context, optional: bool = False) -> bool | None:
     """A bool as yaml-cpp converts it."""
+    if optional and key not in keys:
+        return None  # what scalar() gives, without its call
     node = scalar(keys, key, ctx, optional)
     if node is None:
         return None
@@ -52,6 +54,8 @@ def boolean(keys: dict[str, Node], key: str, ctx: Context, optional: bool = Fals
 
 def uint(keys: dict[str, Node], key: str, ctx: Context, bits: int, optional: bool = False) -> int | None:
     """An unsigned integer as yaml-cpp converts it."""
+    if optional and key not in keys:
+        return None  # what scalar() gives, without its call
     node = scalar(keys, key, ctx, optional)
     if node is None:
         return None
@@ -69,7 +73,14 @@ def sequence(keys: dict[str, Node], key: str, ctx: Context, optional: bool) -> l
     valctx = ctx.at(val, m.VALUE_FOR, key)
     fail(not isinstance(val, SequenceNode), YV, "Value is not a sequence", valctx)
     out: list[str] = []
-    for item in val.value:
+    assert isinstance(val, SequenceNode)
+    items = val.value
+    for item in items:
+        if not isinstance(item, ScalarNode):
+            break
+    else:
+        return [item.value for item in items]  # the common case, without a context per item
+    for item in items:
         fail(not isinstance(item, ScalarNode), YV, "sequence value is not scalar", valctx.at(item, m.LIST_ITEM))
         out.append(item.value)
     return out

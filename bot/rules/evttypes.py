@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.rules.ast import And, Check, Expr, FieldRef, Identifier, ListValue, Not, Or, StrValue
+from bot.rules.ast import And, Check, Expr, FieldRef, Identifier, ListValue, Not, StrValue
 
 EVTTYPE_FIELDS = frozenset({"evt.type", "syscall.type"})
 POSITIVE_OPS = frozenset({"=", "==", "in"})
@@ -27,31 +27,30 @@ class EventTypeAnalysis:
 
     def codes(self, expr: Expr, inverted: bool = False) -> int:
         """The bit set of event codes `expr` (negated when `inverted`) can match."""
+        # Nodes are memoised by identity; a comparison is not (it is cheap), nor is a macro reference
+        # (what it names may change between the compiles of one load), but the macro's own tree is.
+        if isinstance(expr, Check):
+            return self._leaf(expr, inverted)
+        if isinstance(expr, Identifier):
+            target = self.expansion(expr)
+            return self.all if target is None else self.codes(target, inverted)
         key = (id(expr), inverted)
         hit = self._memo.get(key)
         if hit is not None:
             return hit
-        result = self._codes(expr, inverted)
-        # Nodes are memoised by identity; a macro reference is not (what it names may change between
-        # the compiles of one load), but the macro's own tree is.
-        if not isinstance(expr, (Identifier, Check)):
-            self._memo[key] = result
-        return result
-
-    def _codes(self, expr: Expr, inverted: bool) -> int:
-        if isinstance(expr, (And, Or)):
+        if isinstance(expr, Not):
+            result = self.codes(expr.child, not inverted)
+        else:
             intersect = isinstance(expr, And) != inverted
             acc = self.all if intersect else 0
+            leaf = self._leaf
+            codes = self.codes
             for child in expr.children:
-                sub = self.codes(child, inverted)
+                sub = leaf(child, inverted) if isinstance(child, Check) else codes(child, inverted)
                 acc = acc & sub if intersect else acc | sub
-            return acc
-        if isinstance(expr, Not):
-            return self.codes(expr.child, not inverted)
-        if isinstance(expr, Identifier):
-            target = self.expansion(expr)
-            return self.all if target is None else self.codes(target, inverted)
-        return self._leaf(expr, inverted)
+            result = acc
+        self._memo[key] = result
+        return result
 
     def _leaf(self, check: Check, inverted: bool) -> int:
         lhs = check.lhs

@@ -295,7 +295,8 @@ def check_leaf(check: Check, fields: SourceFields) -> list[Diag]:
     """Everything Falco and libsinsp report for one comparison, in the order they report it."""
     out = _resolver_diags(check)
     try:
-        lhs = compile_operand(check.lhs, fields)
+        node = check.lhs
+        lhs = _field_operand(node, fields, False) if isinstance(node, FieldRef) else compile_operand(node, fields)
         _check_operator(check, lhs)
         _check_rhs(check, lhs, fields, out)
     except _Fail as exc:
@@ -309,7 +310,7 @@ def check_leaf(check: Check, fields: SourceFields) -> list[Diag]:
 
 def _check_operator(check: Check, lhs: Operand) -> None:
     """check_op_type_compatibility on the transformed type, then the modifier restriction."""
-    message = compare_error(check.op, lhs.type, lhs.is_list)
+    message = _compare_error(check.op, lhs.type, lhs.is_list)
     if message is None and check.modifier is not None:
         message = modifier_error(check.op, lhs.type)
     if message is not None:
@@ -326,11 +327,18 @@ def _check_rhs(check: Check, lhs: Operand, fields: SourceFields, out: list[Diag]
     if isinstance(rhs, StrValue):
         _check_value(check.op, lhs, rhs.value, rhs.pos, fields, out)
         return
+    op = check.op
+    memo = fields.memo
+    type_ = lhs.type
+    field_name = lhs.field.name if lhs.field is not None else ""
     for item in rhs.values:
         # A list holds literal strings in libsinsp's AST; a field-looking item stays text.
         text = item.value if isinstance(item, StrValue) else _item_text(item)
         if text is not None:
-            _check_value(check.op, lhs, text, rhs.pos, fields, out)
+            # A value already known to give nothing (most list items) is skipped without a call.
+            outcome = memo.get((text, op, type_, field_name))
+            if outcome is None or outcome[0] or outcome[1] is not None:
+                _check_value(op, lhs, text, rhs.pos, fields, out)
 
 
 def _item_text(item: object) -> str | None:
@@ -522,6 +530,10 @@ def compare_error(op: str, kind: str, is_list: bool) -> str | None:
     if kind == "PT_BYTEBUF":
         return None if op in BUFFER_OPS else f"'{name}' operator not supported for buffer filters"
     return None if op == "exists" else f"'{name}' operator not supported for type '{type_name(kind)}'"
+
+
+# What compare_error says depends only on its arguments, and few combinations occur.
+_compare_error = lru_cache(maxsize=None)(compare_error)
 
 
 def modifier_error(op: str, kind: str) -> str | None:

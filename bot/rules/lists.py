@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import re
+from functools import lru_cache
 
 from bot.rules.collector import Collector
 from bot.rules.record import Record
@@ -74,10 +75,16 @@ def compile_lists(col: Collector) -> ListTable:
             else:
                 items.append(item)
         compiled = CompiledList(info.name, items, order)
-        compiled.substitution = ", ".join(quote_item(i) for i in items)
+        joined = ", ".join(items)
+        # Each separator holds one space: any other space is in an item, which may need quotes.
+        compiled.substitution = (
+            joined if joined.count(" ") == len(items) - 1 else ", ".join(quote_item(i) for i in items)
+        )
         table.lists.append(compiled)
         table.by_name[info.name] = compiled
-        if any(c in _DELIMS for c in info.name) or not info.name:
+        # Names that splitting a condition on blanks and delimiters cannot yield as a token (str.split
+        # also splits on other blanks, such as \v) are looked for as substrings instead.
+        if info.name.split() != [info.name] or any(c in _DELIMS for c in info.name):
             table.odd_names.append(compiled)
     for name in used_names:
         table.by_name[name].used = True
@@ -111,13 +118,28 @@ def _resolve_one(cnd: str, lst: CompiledList, edits: list[Edit]) -> tuple[str, b
     return cnd, used
 
 
+@lru_cache(maxsize=4096)
+def _condition_tokens(cnd: str) -> frozenset[str]:
+    """The distinct blank- or delimiter-separated tokens of a condition (Falco's mode substitutes
+    the same conditions again in each of its compiles)."""
+    return frozenset(cnd.replace("(", " ").replace(")", " ").replace(",", " ").replace("=", " ").split())
+
+
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> frozenset[str]:
+    """The distinct tokens of a list's substitution (lists are substituted into many conditions)."""
+    return frozenset(_TOKEN_SPLIT.split(text))
+
+
 def substitute_lists(cnd: str, table: ListTable) -> tuple[str, list[Edit]]:
     """Every list name in `cnd` replaced by its items, in list order, exactly as Falco does it."""
     edits: list[Edit] = []
     if not table.lists:
         return cnd, edits
     by_name = table.by_name
-    heap = [by_name[t].order for t in set(_TOKEN_SPLIT.split(cnd)) if t in by_name]
+    # Candidates: every token that names a list (a superset of the names that occur between
+    # delimiters, which _resolve_one checks; a list that does not occur changes nothing).
+    heap = [by_name[t].order for t in _condition_tokens(cnd) if t in by_name]
     heap.extend(lst.order for lst in table.odd_names if lst.name in cnd)
     if not heap:
         return cnd, edits
@@ -132,7 +154,7 @@ def substitute_lists(cnd: str, table: ListTable) -> tuple[str, list[Edit]]:
         cnd, used = _resolve_one(cnd, lst, edits)
         if used:
             lst.used = True
-            for token in _TOKEN_SPLIT.split(lst.substitution):
+            for token in _tokens(lst.substitution):
                 ref = by_name.get(token)
                 if ref is not None and ref.order > done:
                     heapq.heappush(heap, ref.order)

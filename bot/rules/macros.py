@@ -44,9 +44,20 @@ def identifiers(expr: Expr) -> list[Identifier]:
     """Macro references of one condition, left to right."""
     out: list[Identifier] = []
     stack: list[Expr] = [expr]
+    pop = stack.pop
     while stack:
-        node = stack.pop()
-        if isinstance(node, (And, Or)):
+        node = pop()
+        kind = node.__class__
+        # Exact classes first (the AST's own), then isinstance for anything derived from them.
+        if kind is Check:
+            continue
+        if kind is And or kind is Or:
+            stack.extend(reversed(node.children))  # type: ignore[union-attr]
+        elif kind is Identifier:
+            out.append(node)  # type: ignore[arg-type]
+        elif kind is Not:
+            stack.append(node.child)  # type: ignore[union-attr]
+        elif isinstance(node, (And, Or)):
             stack.extend(reversed(node.children))
         elif isinstance(node, Not):
             stack.append(node.child)

@@ -13,8 +13,8 @@ from bot.rules.record import Record
 
 __all__ = ["OutputToken", "parse_output"]
 
-_WIDTH: Final = re.compile(r"[0-9]+")
-_TOKEN_RUN: Final = re.compile(r"[^\s%]*")
+# After a `%`: the width (group 1, possibly empty), then the run of non-blank, non-% characters (group 2).
+_WIDTH_AND_RUN: Final = re.compile(r"([0-9]*)([^\s%]*)")
 
 # A memo of operand parses: the run of non-blank, non-% characters after the `%` -> (operand, length).
 OperandMemo = dict[str, tuple[Operand, int]]
@@ -59,9 +59,18 @@ def parse_output(
             raise ConditionSyntaxError(
                 "invalid formatting syntax: formatting cannot end with a %", pos_at(fmt, percent)
             )
-        start, width = _width(fmt, percent)
-        run = _TOKEN_RUN.match(fmt, start)
-        key = run.group() if run is not None and memo is not None else ""
+        match = _WIDTH_AND_RUN.match(fmt, percent + 1)
+        assert match is not None  # both groups may be empty
+        digits, run = match.group(1, 2)
+        start = match.end(1)
+        width = 0
+        if digits:
+            if start == len(fmt):
+                raise ConditionSyntaxError(
+                    "invalid formatting syntax: formatting cannot end with a number", pos_at(fmt, percent)
+                )
+            width = int(digits)
+        key = run if memo is not None else ""
         hit = memo.get(key) if key and memo is not None else None
         if hit is not None:
             operand, end = hit[0], start + hit[1]
@@ -75,18 +84,6 @@ def parse_output(
     if literal_start < len(fmt):
         tokens.append(OutputToken(fmt[literal_start:], None, 0, literal_start))
     return tokens
-
-
-def _width(fmt: str, percent: int) -> tuple[int, int]:
-    """Where the operand after `percent` starts, and the width written before it (0 if none)."""
-    match = _WIDTH.match(fmt, percent + 1)
-    if match is None:
-        return percent + 1, 0
-    if match.end() == len(fmt):
-        raise ConditionSyntaxError(
-            "invalid formatting syntax: formatting cannot end with a number", pos_at(fmt, percent)
-        )
-    return match.end(), int(match.group())
 
 
 def _longest_operand(

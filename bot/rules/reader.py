@@ -80,26 +80,32 @@ class Reader:
         self.col = collector
         self.cfg = cfg
         self.engine = engine
-        self.key_nodes: dict[str, Node] = {}
+        self.item: MappingNode | None = None  # the top-level item being read
 
     def warn_unknown_keys(self, keys: dict[str, Node], allowed: frozenset[str], ctx: Context) -> None:
         """LOAD_UNKNOWN_KEY for every key Falco would ignore."""
+        if allowed.issuperset(keys):
+            return  # the common case
+        item = self.item
+        # The key node of each key (its first occurrence), to point at the key rather than its value.
+        key_nodes = {} if item is None else {k.value: k for k, _ in reversed(item.value) if isinstance(k, ScalarNode)}
         for key in keys:
             if key not in allowed:
-                where = ctx.pointing_at(self.key_nodes.get(key, keys[key]))
+                where = ctx.pointing_at(key_nodes.get(key, keys[key]))
                 self.cfg.warn("LOAD_UNKNOWN_KEY", f"Unknown key '{key}'. The key will be ignored.", where)
 
     def read_item(self, item: Node, parent: Context) -> None:
         """One top-level element, dispatched as Falco dispatches it."""
-        fail(
-            not isinstance(item, MappingNode),
-            YV,
-            "Unexpected element type. Each element should be a yaml associative array.",
-            parent.at(item, m.RULES_CONTENT_ITEM),
-        )
+        if not isinstance(item, MappingNode):
+            fail(
+                True,
+                YV,
+                "Unexpected element type. Each element should be a yaml associative array.",
+                parent.at(item, m.RULES_CONTENT_ITEM),
+            )
         assert isinstance(item, MappingNode)
         keys = mapping_index(item)
-        self.key_nodes = {k.value: k for k, _ in reversed(item.value) if isinstance(k, ScalarNode)}
+        self.item = item
         if len(keys) != len(item.value):
             for dup in duplicate_keys(item):
                 self.cfg.warn(

@@ -72,6 +72,11 @@ _WORD_STR_OPS: Final = (
 )
 _LIST_OPS: Final = ("intersects", "in", "pmatch")
 _ALL_OPS: Final = _UNARY_OPS + _NUM_OPS + _STR_OPS + _WORD_STR_OPS + _LIST_OPS
+# libsinsp's parser::supported_operators(): what an exception's comps may name.
+SUPPORTED_OPERATORS: Final = _ALL_OPS
+# String operators that take a oneof/anyof/allof modifier.
+MODIFIABLE_OPERATORS: Final = frozenset(_STR_OPS + _WORD_STR_OPS)
+LIST_OPERATORS: Final = frozenset(_LIST_OPS)
 _OPERATOR: Final = re.compile(f"{_B}*(" + "|".join(re.escape(op) for op in _ALL_OPS) + ")")
 # A plain term and the connective after it, in one regex call. Groups: 1 `not` prefixes, 2 name,
 # 3 bare field argument; 4 `exists`; 5 numeric operator, 6 number; 7 string operator, 8 bare

@@ -7,30 +7,13 @@ from collections.abc import Callable
 
 from bot.rules import messages as m
 from bot.rules.collector import ExceptionEntry, ExceptionInfo, fail
+from bot.rules.condition import LIST_OPERATORS, MODIFIABLE_OPERATORS, SUPPORTED_OPERATORS
 from bot.rules.lists import quote_item
 
-OPERATORS = (
-    "exists", "<=", "<", ">=", ">", "==", "=", "!=", "glob", "iglob", "contains", "icontains",
-    "bcontains", "startswith", "bstartswith", "endswith", "regex", "intersects", "in", "pmatch",
-)  # fmt: skip
-STRING_OPS = frozenset(
-    {
-        "=",
-        "==",
-        "!=",
-        "contains",
-        "icontains",
-        "bcontains",
-        "startswith",
-        "bstartswith",
-        "endswith",
-        "glob",
-        "iglob",
-        "regex",
-    }
-)
+OPERATORS = SUPPORTED_OPERATORS
+STRING_OPS = MODIFIABLE_OPERATORS
 MODIFIERS = frozenset({"oneof", "anyof", "allof"})
-LIST_OPS = frozenset({"in", "intersects", "pmatch"})
+LIST_OPS = LIST_OPERATORS
 _WS = re.compile(r"\s+")
 
 FieldDefined = Callable[[str, str], bool]

@@ -166,9 +166,8 @@ def test_version() -> None:
 
 def test_validate_path_imports_no_server_sdk(broken: Path) -> None:
     code = (
-        "import sys, runpy; sys.argv = ['falco-rules-bot', 'validate', sys.argv[1]]\n"
-        "try:\n    runpy.run_module('bot', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('fastapi', 'github', 'git', 'gnupg', 'sqlalchemy', 'huey') if m in sys.modules))"
+        "import sys\nfrom bot.cli import main\nmain(['validate', sys.argv[1]])\n"
+        "print(sorted(m for m in ('fastapi', 'github', 'git', 'gnupg', 'sqlalchemy', 'huey', 'jinja2') if m in sys.modules))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, str(broken)], cwd=ROOT, capture_output=True, text=True, check=False

@@ -167,7 +167,8 @@ def test_version() -> None:
 def test_validate_path_imports_no_server_sdk(broken: Path) -> None:
     code = (
         "import sys\nfrom bot.cli import main\nmain(['validate', sys.argv[1]])\n"
-        "print(sorted(m for m in ('fastapi', 'github', 'git', 'gnupg', 'sqlalchemy', 'huey', 'jinja2') if m in sys.modules))"
+        "sdks = ('fastapi', 'github', 'git', 'gnupg', 'sqlalchemy', 'huey', 'jinja2')\n"
+        "print(sorted(m for m in sdks if m in sys.modules))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, str(broken)], cwd=ROOT, capture_output=True, text=True, check=False

@@ -237,6 +237,17 @@ class Reader:
                 )
         return append, replace
 
+    def read_append_mode(
+        self, item: Node, keys: dict[str, Node], appendable: tuple[str, ...], replaceable: tuple[str, ...], ctx: Context
+    ) -> tuple[bool, list[str], list[str]]:
+        """The legacy `append: true` (deprecated) and the `override:` keys, which exclude each other."""
+        append = bool(d.boolean(keys, "append", ctx, optional=True))
+        if append:
+            self.cfg.warn("LOAD_DEPRECATED_ITEM", m.WARNING_APPEND, ctx)
+        o_append, o_replace = self.read_overrides(item, keys, appendable, replaceable, ctx)
+        fail(append and bool(o_append or o_replace), YV, m.ERROR_OVERRIDE_APPEND, ctx)
+        return append, o_append, o_replace
+
     def read_list(self, item: Node, keys: dict[str, Node], parent: Context) -> None:
         """`- list:` items, appended or defined."""
         name = d.string(keys, "list", parent.at(item, m.LIST))
@@ -244,11 +255,7 @@ class Reader:
         if not _LIST_NAME.fullmatch(name):
             self.cfg.warn("LOAD_INVALID_LIST_NAME", m.INVALID_LIST_NAME, ctx)
         items = d.sequence(keys, "items", ctx, optional=False)
-        append = bool(d.boolean(keys, "append", ctx, optional=True))
-        if append:
-            self.cfg.warn("LOAD_DEPRECATED_ITEM", m.WARNING_APPEND, ctx)
-        o_append, o_replace = self.read_overrides(item, keys, ("items",), ("items",), ctx)
-        fail(append and bool(o_append or o_replace), YV, m.ERROR_OVERRIDE_APPEND, ctx)
+        append, o_append, _ = self.read_append_mode(item, keys, ("items",), ("items",), ctx)
         info = ListInfo(name, items or [], ctx, item)
         self.warn_unknown_keys(keys, LIST_KEYS, ctx)
         if append or "items" in o_append:
@@ -265,11 +272,7 @@ class Reader:
         cond_node = d.scalar(keys, "condition", ctx)
         assert cond_node is not None
         cond_ctx = ctx.at(cond_node, m.MACRO_CONDITION)
-        append = bool(d.boolean(keys, "append", ctx, optional=True))
-        if append:
-            self.cfg.warn("LOAD_DEPRECATED_ITEM", m.WARNING_APPEND, ctx)
-        o_append, o_replace = self.read_overrides(item, keys, ("condition",), ("condition",), ctx)
-        fail(append and bool(o_append or o_replace), YV, m.ERROR_OVERRIDE_APPEND, ctx)
+        append, o_append, _ = self.read_append_mode(item, keys, ("condition",), ("condition",), ctx)
         parts = [TextPart(0, cond_node, ctx.file)]
         info = MacroInfo(name, cond_node.value, ctx, cond_ctx, parts, item)
         self.warn_unknown_keys(keys, MACRO_KEYS, ctx)

@@ -23,19 +23,15 @@ def read_rule(reader: Reader, item: Node, keys: dict[str, Node], parent: Context
 
     name = d.string(keys, "rule", parent.at(item, m.RULE))
     ctx = parent.at(item, m.RULE, name)
-    has_append = bool(d.boolean(keys, "append", ctx, optional=True))
-    if has_append:
-        reader.cfg.warn("LOAD_DEPRECATED_ITEM", m.WARNING_APPEND, ctx)
-    o_append, o_replace = reader.read_overrides(item, keys, RULE_APPENDABLE, RULE_REPLACEABLE, ctx)
-    fail(has_append and bool(o_append or o_replace), YV, m.ERROR_OVERRIDE_APPEND, ctx)
+    has_append, o_append, o_replace = reader.read_append_mode(item, keys, RULE_APPENDABLE, RULE_REPLACEABLE, ctx)
     if o_append or o_replace:
         expected = {k for k in (*RULE_APPENDABLE, *RULE_REPLACEABLE) if k in keys}
         if o_append:
-            upd = _update(reader, keys, ctx, o_append, expected, "append", read_exceptions)
+            upd = _update(reader, keys, ctx, o_append, expected, "append")
             reader.warn_unknown_keys(keys, RULE_KEYS, ctx)
             reader.col.append_rule(reader.cfg, upd)
         if o_replace:
-            upd = _update(reader, keys, ctx, o_replace, expected, "replace", read_exceptions)
+            upd = _update(reader, keys, ctx, o_replace, expected, "replace")
             if not o_append:
                 reader.warn_unknown_keys(keys, RULE_KEYS, ctx)
             reader.col.replace_rule(reader.cfg, upd)
@@ -63,15 +59,12 @@ def read_rule(reader: Reader, item: Node, keys: dict[str, Node], parent: Context
         reader.warn_unknown_keys(keys, RULE_KEYS, ctx)
         reader.col.enable_rule(upd)
     else:
-        _define(reader, item, keys, name, ctx, read_exceptions)
+        _define(reader, item, keys, name, ctx)
 
 
-def _define(
-    reader: Reader, item: Node, keys: dict[str, Node], name: str, ctx: Context, read_exceptions: object
-) -> None:
+def _define(reader: Reader, item: Node, keys: dict[str, Node], name: str, ctx: Context) -> None:
     """A full rule definition: condition, output, desc and priority are required."""
-    from bot.rules.reader import new_rule, parse_priority
-    from bot.rules.reader import read_exceptions as read_ex
+    from bot.rules.reader import new_rule, parse_priority, read_exceptions
 
     rule = new_rule(name, ctx, item)
     cond = d.scalar(keys, "condition", ctx)
@@ -98,7 +91,7 @@ def _define(
     rule.tags = _unique(d.sequence(keys, "tags", ctx, optional=True) or [])
     rule.capture = _opt_bool(keys, "capture", ctx, False)
     rule.capture_duration = d.uint(keys, "capture_duration", ctx, 64, optional=True) or 0
-    rule.exceptions = read_ex(reader, keys, ctx, False)
+    rule.exceptions = read_exceptions(reader, keys, ctx, False)
     from bot.rules.reader import RULE_KEYS
 
     reader.warn_unknown_keys(keys, RULE_KEYS, ctx)
@@ -112,11 +105,9 @@ def _update(
     wanted: list[str],
     expected: set[str],
     kind: str,
-    read_exceptions: object,
 ) -> RuleUpdate:
     """The keys listed under `override:` with one operation, checked against what the item defines."""
-    from bot.rules.reader import parse_priority
-    from bot.rules.reader import read_exceptions as read_ex
+    from bot.rules.reader import parse_priority, read_exceptions
 
     upd = RuleUpdate(name=ctx.locations[-1].item_name, ctx=ctx)
     order = ("condition", "exceptions", "output", "desc", "tags", "priority", "enabled", "warn_evttypes",
@@ -135,7 +126,7 @@ def _update(
             assert node is not None
             upd.output, upd.output_node = node.value, node
         elif key == "exceptions":
-            upd.exceptions = read_ex(reader, keys, ctx, kind == "append")
+            upd.exceptions = read_exceptions(reader, keys, ctx, kind == "append")
         elif key == "desc":
             upd.desc = d.string(keys, key, ctx)
         elif key == "tags":
@@ -147,8 +138,7 @@ def _update(
         elif key == "capture_duration":
             upd.capture_duration = d.uint(keys, key, ctx, 64)
         else:
-            setattr(upd, key.replace("-", "_").replace("skip_if_unknown_filter", "skip_if_unknown_filter"),
-                    d.boolean(keys, key, ctx))  # fmt: skip
+            setattr(upd, key.replace("-", "_"), d.boolean(keys, key, ctx))
     upd.source = _lenient_source(keys)
     return upd
 

@@ -20,8 +20,6 @@ from bot.rules.outputs import OutputChecker
 from bot.rules.record import Record
 from bot.rules.result import Context
 
-DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human",
-                            "evt.wait_latency")  # fmt: skip
 UNKNOWN_MARKERS = ("nonexistent field", "invalid formatting token", "unknown event type", "unknown filter:")
 
 

@@ -7,15 +7,13 @@ from typing import TYPE_CHECKING
 from bot.rules import messages as m
 from bot.rules.collector import RuleInfo
 from bot.rules.errors import RulesEngineError
-from bot.rules.filtercheck import check_output_operand
+from bot.rules.filtercheck import check_output_operand, deprecated_output_fields
 from bot.rules.output import OperandMemo, parse_output
 
 if TYPE_CHECKING:
     from bot.rules.compiler import Compiler
 
 CONTAINER_INFO = "%container.info"
-DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human",
-                            "evt.wait_latency")  # fmt: skip
 
 
 class OutputChecker:
@@ -60,15 +58,14 @@ class OutputChecker:
                 return False
             comp.fail(m.COMPILE_OUTPUT, error, out_ctx, ref, pos)
             return True  # only reached when finding every problem: go on to the condition
-        for name in DEPRECATED_OUTPUT_FIELDS:
+        for name in deprecated_output_fields(output):
             at = output.find(name)
-            if at != -1:
-                comp.report(
-                    "warning",
-                    "LOAD_DEPRECATED_ITEM",
-                    f"usage of deprecated field '{name}' has been detected in the rule output",
-                    out_ctx,
-                    ref,
-                    at,
-                )
+            comp.report(
+                "warning",
+                "LOAD_DEPRECATED_ITEM",
+                f"usage of deprecated field '{name}' has been detected in the rule output",
+                out_ctx,
+                ref,
+                at,
+            )
         return True

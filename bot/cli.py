@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -81,6 +80,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     options = EngineOptions(limits=limits, extra_plugins=frozenset(args.plugin))
     if args.engine_version is not None:
         options = EngineOptions(args.engine_version, None, frozenset(args.plugin), limits)
+    import json
+
     if args.format == "falco-json":
         from bot.formats import falco_json
 

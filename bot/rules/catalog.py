@@ -461,11 +461,16 @@ class PluginInfo(FrozenRecord):
 class FieldCatalog:
     """Every field and event Falco 0.44 knows, from config/falco/*.json."""
 
-    def __init__(self, config_dir: str = CONFIG_DIR) -> None:
-        # os.path rather than pathlib: pathlib's imports cost the CLI's start-up several ms.
-        fields = _read(os.path.join(config_dir, "fields.json"))
-        events = _read(os.path.join(config_dir, "events.json"))
-        params = _read(os.path.join(config_dir, "event_params.json"))
+    def __init__(self, config_dir: str | None = None) -> None:
+        if config_dir is None:
+            # The same data as config/falco/*.json, as bytecode: no JSON parser at start-up.
+            from bot.rules import catalog_data
+
+            fields, events, params = catalog_data.FIELDS, catalog_data.EVENTS, catalog_data.EVENT_PARAMS
+        else:
+            fields = _read(os.path.join(config_dir, "fields.json"))
+            events = _read(os.path.join(config_dir, "events.json"))
+            params = _read(os.path.join(config_dir, "event_params.json"))
         if tuple(fields["flag_bits"]) != FLAG_NAMES:
             raise ValueError("config/falco/fields.json was built with another flag order")
         self.libs_commit: str = fields["libs_commit"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot import __version__
 from bot.rules.messages import BOT_CODES, ERROR_CODES, WARNING_CODES
 from bot.rules.result import Diagnostic, FileResult
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://falco.org/docs/concepts/rules/"

@@ -159,7 +159,11 @@ MODULE_DOC = (
 
 def write_module(json_dir: Path, module: Path) -> None:
     """bot/rules/catalog_data.py: the three JSON catalogs as literals (what the engine loads)."""
-    parts = [MODULE_DOC, "\nfrom typing import Any\n\n"]
+    parts = [
+        MODULE_DOC,
+        "\nfrom __future__ import annotations\n\n",
+        "TYPE_CHECKING = False\nif TYPE_CHECKING:\n    from typing import Any\n\n",
+    ]
     for name in ("fields", "events", "event_params"):
         data = json.loads((json_dir / f"{name}.json").read_text(encoding="utf-8"))
         parts.append(f"{name.upper()}: dict[str, Any] = {data!r}\n")

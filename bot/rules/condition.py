@@ -7,7 +7,6 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from functools import cache
 from itertools import accumulate, islice
-from typing import Final
 
 from bot.rules.ast import (
     And,
@@ -27,6 +26,10 @@ from bot.rules.ast import (
     Value,
 )
 from bot.rules.errors import ConditionSyntaxError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["escape_value", "format_expr", "parse_condition", "parse_operand", "pos_at"]
 

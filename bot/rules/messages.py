@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Final
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Final
+
 
 # Error codes in Falco's enum order, with the short text Falco prints next to each.
 ERROR_CODES: Final[dict[str, str]] = {

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Final
 
 from bot.rules.ast import Operand
 from bot.rules.condition import parse_operand, pos_at
 from bot.rules.errors import ConditionSyntaxError
 from bot.rules.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["OutputToken", "parse_output"]
 

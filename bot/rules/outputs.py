@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bot.rules import messages as m
 from bot.rules.collector import RuleInfo
 from bot.rules.errors import RulesEngineError
 from bot.rules.filtercheck import check_output_operand, deprecated_output_fields
 from bot.rules.output import OperandMemo, parse_output
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
     from bot.rules.compiler import Compiler
+
 
 CONTAINER_INFO = "%container.info"
 

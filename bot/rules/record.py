@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any, ClassVar
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
+
 
 assign = object.__setattr__
 """How a frozen record's `__init__` sets its fields."""

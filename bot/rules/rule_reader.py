@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bot.rules import decode as d
 from bot.rules import messages as m
 from bot.rules.collector import RuleUpdate, TextPart, fail
 from bot.rules.result import Context
 from bot.rules.yamlsrc import Node, ScalarNode, is_null
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
     from bot.rules.reader import Reader
+
 
 YV = m.YAML_VALIDATE
 AUTHORING = ("condition", "output", "desc", "priority")

@@ -71,6 +71,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except OSError as exc:
             reason = exc.strerror or str(exc)
             return _usage_error(_phrase("cannot_read", name=name, reason=reason))
+    from bot.rules.catalog import get_catalog
+
+    unknown = [name for name in args.plugin if not get_catalog().has_plugin(name)]
+    if unknown:
+        known = ", ".join(sorted(get_catalog().plugins))
+        return _usage_error(_phrase("unknown_plugin", name=unknown[0], known=known))
     defaults = Limits()
     depth = defaults.max_yaml_depth if args.max_depth is None else args.max_depth
     limits = Limits(

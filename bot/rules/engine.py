@@ -232,6 +232,9 @@ class _Run:
             code, msg, line, col, off = src.failure
             self.report("error", code, msg, root.at_mark(m.RULES_CONTENT, line, col, off) if line or col else root)
             return False
+        for name in sorted(src.required_plugins()):
+            if not self.catalog.has_plugin(name):
+                self.report("warning", "BOT_UNKNOWN_PLUGIN", m.bot_message("unknown_plugin", name=name), root)
         reader = Reader(self.collector, self.cfg, self.options.engine_version)
         ok = True
         for doc in src.docs:

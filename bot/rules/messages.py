@@ -40,7 +40,7 @@ WARNING_CODES: Final[dict[str, str]] = {
 # Codes the engine adds beyond Falco's (never shown in --format falco-json).
 BOT_CODES: Final[dict[str, str]] = {
     "BOT_DUPLICATE_KEY": "Duplicate key in a YAML mapping",
-    "BOT_LIMIT": "Input exceeds a configured limit",
+    "BOT_UNKNOWN_PLUGIN": "Required plugin unknown to falco-rules-bot",
 }
 
 YAML_PARSE = "LOAD_ERR_YAML_PARSE"

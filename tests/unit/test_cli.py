@@ -157,6 +157,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert "cannot read" in proc.stderr
     assert run("validate", "--format", "xml", "x").returncode == 2
     assert run("frobnicate").returncode == 2
+    unknown = run("validate", "--plugin", "nope", str(UPSTREAM[0]))
+    assert unknown.returncode == 2 and "unknown plugin 'nope'" in unknown.stderr
 
 
 def test_version() -> None:

@@ -109,3 +109,9 @@ def test_condition_multiplied_by_lists_is_bounded() -> None:
     text = f"- list: many\n  items: [{items}]\n" + RULE.format(cond="evt.type = execve and proc.name in (many)")
     assert _codes(text) == []
     assert _codes(text, max_condition_bytes=1000) == [("error", "LOAD_ERR_COMPILE_CONDITION")]
+
+
+def test_a_required_plugin_the_bot_does_not_know_is_said_once() -> None:
+    text = "- required_plugin_versions:\n  - name: nomad\n    version: 0.1.0\n" + RULE.format(cond="evt.type = open")
+    assert _codes(text) == [("warning", "BOT_UNKNOWN_PLUGIN")]
+    assert load_like_falco([RulesFile("f.yaml", text)])[0].warnings == []

@@ -12,13 +12,11 @@ from bot.rules.filtercheck import (
     Diag,
     check_leaf,
     check_output_operand,
-    compare_error,
     condition_resolver_diags,
     deprecated_output_fields,
     is_deprecated_output_field,
-    parse_error,
-    regex_is_simple,
 )
+from bot.rules.valuetypes import compare_error, parse_error, regex_is_simple
 
 P = Pos(0, 1, 1)
 SYSCALL = frozenset({"container", "json"})

@@ -16,7 +16,7 @@ MODULE = ROOT / "bot" / "rules" / "catalog_data.py"
 
 # Bit order of the EPF_* flags in the generated files: the engine's own list, which it checks on load.
 sys.path.insert(0, str(ROOT))
-from bot.rules.catalog import FLAG_NAMES as FLAG_BITS  # noqa: E402
+from bot.rules.fieldclasses import FLAG_NAMES as FLAG_BITS  # noqa: E402
 
 PLUGIN_TYPES = {
     "string": "PT_CHARBUF",

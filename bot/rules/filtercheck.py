@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterable
 
 from bot.rules.ast import Check, FieldRef, ListValue, Pos, StrValue, Transformer, TransformerArg
-from bot.rules.catalog import C_SPACE, FieldInfo, SourceFields, get_catalog
+from bot.rules.catalog import SourceFields, get_catalog
+from bot.rules.fieldclasses import C_SPACE, FieldInfo
 from bot.rules.record import Record
 from bot.rules.valuetypes import (
     compare_error_cached,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from bot.rules.catalog import NUMBER_RE
+from bot.rules.fieldclasses import NUMBER_RE
 
 # UID and GID are not in libsinsp 0.25's numeric list as far as we could read; accepted to avoid false errors.
 NUMERIC_TYPES = frozenset(

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.rules import catalog as cat_mod
-from bot.rules.catalog import FieldCatalog, FieldInfo, get_catalog
+from bot.rules.catalog import FieldCatalog, get_catalog
 from bot.rules.errors import FieldError
+from bot.rules.fieldclasses import FieldInfo
 from scripts import build_catalogs
 
 SHARED_DATA = build_catalogs.DEFAULT_DATA

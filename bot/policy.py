@@ -1,0 +1,120 @@
+"""A repository's policy: config/defaults.yml with the repository's .github/falco-rules-bot.yml merged over it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import yaml
+
+from bot.models import Finding
+from bot.render import phrases
+
+DEFAULTS_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config", "defaults.yml")
+
+# Keys whose value must be one of a few words.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "checks.*.severity": ("error", "warning"),
+    "checks.dco.mode": ("identity", "email-only", "presence"),
+    "checks.signatures.require": ("gpg", "any", "none"),
+    "checks.agreement.mode": ("status", "comment", "allowlist", "dco"),
+}
+TYPE_NAMES = {bool: "true or false", int: "a number", str: "a string", list: "a list", dict: "a mapping"}
+
+
+@cache
+def defaults() -> dict[str, Any]:
+    """config/defaults.yml, read once."""
+    with open(DEFAULTS_PATH, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    assert isinstance(data, dict)
+    return data
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The merged policy, read by dotted key (`checks.dco.mode`)."""
+
+    data: dict[str, Any]
+
+    def get(self, dotted: str) -> Any:
+        """The value at a dotted key (KeyError when the defaults have no such key)."""
+        node: Any = self.data
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+    def check(self, check_id: str) -> dict[str, Any]:
+        """One check's settings."""
+        value = self.get(f"checks.{check_id}")
+        assert isinstance(value, dict)
+        return value
+
+
+def _finding(phrase: str, **values: Any) -> Finding:
+    text = phrases("policy.yml")
+    message = text[phrase].format(**values)
+    return Finding("warning", f"POLICY_{phrase.upper()}", message, text["hint"], file=".github/falco-rules-bot.yml")
+
+
+def _choices_for(dotted: str) -> tuple[str, ...] | None:
+    if dotted in CHOICES:
+        return CHOICES[dotted]
+    parts = dotted.split(".")
+    if len(parts) == 3 and parts[0] == "checks":
+        return CHOICES.get(f"checks.*.{parts[2]}")
+    return None
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], prefix: str, out: list[Finding]) -> dict[str, Any]:
+    """Maps merge key by key and lists replace; unknown keys and wrong types are reported and skipped."""
+    merged = dict(base)
+    for key, value in override.items():
+        dotted = f"{prefix}{key}"
+        if key not in base:
+            out.append(_finding("unknown_key", key=dotted))
+            continue
+        default = base[key]
+        if isinstance(default, dict):
+            if isinstance(value, dict):
+                merged[key] = _merge(default, value, dotted + ".", out)
+            else:
+                out.append(_wrong_type(dotted, default, value))
+            continue
+        if type(value) is not type(default) or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
+            out.append(_wrong_type(dotted, default, value))
+            continue
+        allowed = _choices_for(dotted)
+        if allowed is not None and value not in allowed:
+            out.append(_finding("bad_value", key=dotted, allowed=", ".join(allowed), value=value, default=default))
+            continue
+        merged[key] = value
+    return merged
+
+
+def _wrong_type(dotted: str, default: Any, value: Any) -> Finding:
+    expected = TYPE_NAMES.get(type(default), type(default).__name__)
+    if isinstance(default, list):
+        expected = "a list of strings"
+    actual = TYPE_NAMES.get(type(value), type(value).__name__) if value is not None else "empty"
+    return _finding("wrong_type", key=dotted, expected=expected, actual=actual, default=default)
+
+
+def resolve_policy(repo_config: str | None) -> tuple[Policy, list[Finding]]:
+    """The policy for a repository from the text of its .github/falco-rules-bot.yml (None: not present)."""
+    findings: list[Finding] = []
+    base = defaults()
+    if not repo_config or not repo_config.strip():
+        return Policy(base), findings
+    try:
+        data = yaml.safe_load(repo_config)
+    except yaml.YAMLError as exc:
+        problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+        return Policy(base), [_finding("not_yaml", problem=problem)]
+    if data is None:
+        return Policy(base), findings
+    if not isinstance(data, dict):
+        return Policy(base), [_finding("not_a_map")]
+    return Policy(_merge(base, data, "", findings)), findings

@@ -8,6 +8,7 @@ from bot.checks.agreement import check_agreement
 from bot.checks.dco import check_dco
 from bot.checks.linked_issue import check_linked_issue
 from bot.checks.rules import check_rules
+from bot.checks.signatures import check_signatures
 from bot.models import CheckResult, PullRequestSnapshot
 from bot.policy import Policy
 from bot.render import phrases
@@ -18,6 +19,7 @@ CheckFunction = Callable[[PullRequestSnapshot, Policy], CheckResult]
 CHECKS: dict[str, tuple[str, CheckFunction]] = {
     "linked_issue": ("Linked issue", lambda s, p: check_linked_issue(s, p.check("linked_issue"))),
     "dco": ("DCO sign-off", lambda s, p: check_dco(s, p.check("dco"))),
+    "signatures": ("Signed commits", lambda s, p: check_signatures(s, p.check("signatures"))),
     "agreement": ("CNCF agreement", lambda s, p: check_agreement(s, p.check("agreement"), p.check("dco"))),
     "rules": ("Falco rules", lambda s, p: check_rules(s, p.check("rules"), p.get("rules_files"))),
 }

@@ -11,6 +11,7 @@ from bot import __version__
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from bot.models import Report
     from bot.rules.engine import RulesFile
     from bot.rules.result import Diagnostic
 
@@ -42,6 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--max-file-bytes", type=int, default=None, metavar="N")
     val.add_argument("--max-depth", type=int, default=None, metavar="N",
                      help="deepest YAML nesting and condition nesting accepted")  # fmt: skip
+    chk = sub.add_parser("check", help="review base..head of a local repository as the App reviews a pull request")
+    chk.add_argument("--repo", default=".", metavar="DIR")
+    chk.add_argument("--base", default="main", metavar="REF")
+    chk.add_argument("--head", default="HEAD", metavar="REF")
+    chk.add_argument("--pr-title", default="", metavar="T")
+    chk.add_argument("--pr-body-file", default=None, metavar="F")
+    chk.add_argument("--policy", default=None, metavar="FILE", help="a .github/falco-rules-bot.yml to apply")
+    chk.add_argument("--gnupghome", default=None, metavar="DIR", help="keyring to verify signatures with")
+    chk.add_argument("--issue", action="append", default=[], metavar="REF=STATE",
+                     help="what is known of a referenced issue, e.g. '#12=open' (repeatable)")  # fmt: skip
+    chk.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -148,7 +160,69 @@ def _text_report(files: Sequence[RulesFile], diags: Sequence[Diagnostic]) -> str
     return "\n".join(out) + "\n"
 
 
-COMMANDS = {"validate": cmd_validate}
+def cmd_check(args: argparse.Namespace) -> int:
+    """`check`: every check on base..head of a local repository; exit 1 when the conclusion is failure."""
+    from bot.checks.registry import run_all
+    from bot.gitrepo import GitError
+    from bot.localsnapshot import local_snapshot, parse_issue_fact
+    from bot.models import Report
+    from bot.policy import resolve_policy
+
+    repo_name = "local/repository"
+    issues = []
+    for text in args.issue:
+        fact = parse_issue_fact(text, repo_name)
+        if fact is None:
+            return _usage_error(_phrase("bad_issue", text=text))
+        issues.append(fact)
+    try:
+        body = _read_text(args.pr_body_file) if args.pr_body_file else ""
+        policy_text = _read_text(args.policy) if args.policy else None
+    except OSError as exc:
+        return _usage_error(_phrase("cannot_read", name=exc.filename, reason=exc.strerror or str(exc)))
+    policy, policy_findings = resolve_policy(policy_text)
+    try:
+        snapshot = local_snapshot(args.repo, args.base, args.head, policy, args.pr_title, body, repo_name, issues,
+                                  args.gnupghome)  # fmt: skip
+    except GitError as exc:
+        return _usage_error(str(exc))
+    report = Report(repo_name, None, snapshot.base_sha, snapshot.head_sha, tuple(run_all(snapshot, policy)))
+    if args.format == "json":
+        import json
+
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        sys.stdout.write(_check_text(report, len(snapshot.commits), [f.message for f in policy_findings]))
+    return EXIT_FINDINGS if report.conclusion == "failure" else EXIT_OK
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _check_text(report: Report, commits: int, policy_messages: list[str]) -> str:
+    from bot.render import phrases
+
+    t = phrases("check_text.yml")
+    conclusion = t["conclusions"][report.conclusion]
+    out = [t["header"].format(base=report.base_sha[:12], head=report.head_sha[:12], commits=commits,
+                              conclusion=conclusion)]  # fmt: skip
+    out.extend(t["policy"].format(message=m) for m in policy_messages)
+    for check in report.checks:
+        out.append(t["check"].format(status=t["statuses"][check.status], title=check.title, summary=check.summary))
+        for f in check.findings:
+            where = ""
+            if f.file:
+                where = t["where_file"].format(file=f.file, line=f":{f.line}" if f.line else "")
+            elif f.commit:
+                where = t["where_commit"].format(sha=f.commit[:12])
+            out.append(t["finding"].format(severity=f.severity, message=f.message, where=where))
+            out.extend(t["hint"].format(line=line) for line in (f.hint or "").splitlines() if line.strip())
+    return "\n".join(out) + "\n"
+
+
+COMMANDS = {"validate": cmd_validate, "check": cmd_check}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

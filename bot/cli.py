@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--gnupghome", default=None, metavar="DIR", help="keyring to verify signatures with")
     chk.add_argument("--issue", action="append", default=[], metavar="REF=STATE",
                      help="what is known of a referenced issue, e.g. '#12=open' (repeatable)")  # fmt: skip
-    chk.add_argument("--format", choices=("text", "json"), default="text")
+    chk.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                     help="markdown: exactly the comment the App would post")  # fmt: skip
     return parser
 
 
@@ -191,6 +192,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         import json
 
         print(json.dumps(report.to_json(), indent=2))
+    elif args.format == "markdown":
+        from bot.render import render_comment
+
+        sys.stdout.write(render_comment(report))
     else:
         sys.stdout.write(_check_text(report, len(snapshot.commits), [f.message for f in policy_findings]))
     return EXIT_FINDINGS if report.conclusion == "failure" else EXIT_OK

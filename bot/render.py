@@ -22,3 +22,69 @@ def phrases(name: str) -> dict[str, Any]:
         data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     assert isinstance(data, dict)
     return data
+
+
+COMMENT_LIMIT = 65_536  # GitHub's limit on an issue comment's body
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+!|~>"})
+
+
+def escape_markdown(text: object) -> str:
+    """User content made inert: no HTML, no Markdown structure, no @-mentions."""
+    value = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    value = value.translate(_MD_SPECIAL).replace("@", "@\u200b")
+    return value
+
+
+def escape_cell(text: object) -> str:
+    """Like escape_markdown, on one line (a table cell)."""
+    return " ".join(escape_markdown(text).split())
+
+
+def fix_block(hint: str) -> str:
+    """A fix text: prose lines escaped, indented command lines as a fenced code block."""
+    out: list[str] = []
+    code: list[str] = []
+    for line in [*str(hint).splitlines(), ""]:
+        if line.startswith("    "):
+            code.append(line[4:].replace("```", "'''"))
+            continue
+        if code:
+            out.extend(["```sh", *code, "```"])
+            code = []
+        if line.strip():
+            out.append(escape_markdown(line))
+    return "\n".join(out)
+
+
+@cache
+def _environment() -> Any:
+    from urllib.parse import quote
+
+    import jinja2  # imported only when a Markdown or HTML template is rendered (not on the validate path)
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=False,  # Markdown: every piece of user content goes through the md filters instead
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(md=escape_markdown, md_cell=escape_cell, fix_block=fix_block, urlpath=lambda p: quote(str(p)))
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    """Render template `name` of templates/."""
+    return str(_environment().get_template(name).render(**context))
+
+
+def render_comment(report: Any, link_base: str | None = None, draft: bool = False) -> str:
+    """The pull request comment for a Report; long reviews are summarised to stay under GitHub's limit."""
+    body = ""
+    for limit in (50, 20, 10, 5, 1, 0):  # fewer findings per check until it fits; the table always stays whole
+        body = render("comment.md.j2", checks=report.checks, conclusion=report.conclusion,
+                      head_sha=report.head_sha, link_base=link_base, draft=draft, limit=limit)  # fmt: skip
+        if len(body) < COMMENT_LIMIT:
+            break
+    return body

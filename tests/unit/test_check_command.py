@@ -100,6 +100,12 @@ def test_text_output_and_usage_errors(tmp_path: Path, alice: Key) -> None:
     assert proc.returncode == 1
     assert "[PASS] DCO sign-off: All 1 commits are signed off." in proc.stdout
     assert "[FAIL] Linked issue" in proc.stdout
+    markdown = subprocess.run(
+        [sys.executable, "-m", "bot", "check", "--repo", str(repo), "--gnupghome", str(alice.home), "--format",
+         "markdown"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert markdown.stdout.startswith("<!-- falco-rules-bot:review -->\n")
+    assert "| DCO sign-off | ✅ pass |" in markdown.stdout
     bad = subprocess.run([sys.executable, "-m", "bot", "check", "--repo", str(tmp_path)], cwd=ROOT,
                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert bad.returncode == 2 and "not a git repository" in bad.stderr

@@ -187,7 +187,12 @@ def cmd_check(args: argparse.Namespace) -> int:
                                   args.gnupghome)  # fmt: skip
     except GitError as exc:
         return _usage_error(str(exc))
-    report = Report(repo_name, None, snapshot.base_sha, snapshot.head_sha, tuple(run_all(snapshot, policy)))
+    from bot.checks.rules import rules_diff
+
+    files_policy = policy.get("rules_files")
+    diff = rules_diff(snapshot, files_policy["patterns"], files_policy["load_order"]).to_json()
+    checks = tuple(run_all(snapshot, policy))
+    report = Report(repo_name, None, snapshot.base_sha, snapshot.head_sha, checks, rules_diff=diff)
     if args.format == "json":
         import json
 

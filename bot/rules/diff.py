@@ -31,6 +31,23 @@ class RuleSetDiff:
     engine_version: tuple[tuple[int, int, int] | None, tuple[int, int, int] | None] = (None, None)
     plugins: tuple[list[list[tuple[str, str]]], list[list[tuple[str, str]]]] = ([], [])
 
+    def to_json(self) -> dict[str, Any]:
+        """The diff in the Report (`rules_diff`)."""
+        return {
+            "changes": [
+                {
+                    "kind": c.kind,
+                    "name": c.name,
+                    "change": c.change,
+                    "keys": list(c.keys),
+                    "file": c.file,
+                    "line": c.line,
+                }
+                for c in self.changes
+            ],
+            "required_engine_version": [".".join(map(str, v)) if v else None for v in self.engine_version],
+        }
+
     def of(self, kind: str, change: str | None = None) -> list[ItemChange]:
         """The changes of one kind, optionally of one change type."""
         return [c for c in self.changes if c.kind == kind and (change is None or c.change == change)]

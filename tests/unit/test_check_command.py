@@ -109,3 +109,21 @@ def test_text_output_and_usage_errors(tmp_path: Path, alice: Key) -> None:
     bad = subprocess.run([sys.executable, "-m", "bot", "check", "--repo", str(tmp_path)], cwd=ROOT,
                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert bad.returncode == 2 and "not a git repository" in bad.stderr
+
+
+CORPUS = ROOT / "tests" / "data" / "corpus" / "valid"
+
+
+def test_a_falco_rules_release_upgrade_reviewed_like_a_pull_request(tmp_path: Path, alice: Key) -> None:
+    """A clone whose history is the real releases falco-rules-5.0.0 then 5.1.0 of rules/falco_rules.yaml."""
+    repo = make_repo(tmp_path / "r", alice)
+    git(repo, "checkout", "-q", "main")
+    (repo / "rules" / "falco_rules.yaml").write_text((CORPUS / "rules-falco-rules-5.0.0-falco_rules.yaml").read_text())
+    git(repo, "commit", "-q", "-am", "falco-rules-5.0.0")
+    git(repo, "checkout", "-q", "-B", "feature")
+    commit(repo, alice, (CORPUS / "rules-falco-rules-5.1.0-falco_rules.yaml").read_text(), "-S", "-s")
+    code, report = check(repo, alice, "--pr-title", "Fixes #3", "--issue", "#3=open")
+    assert statuses(report)["rules"] == "pass"
+    assert code == 0
+    changes = report["rules_diff"]["changes"]
+    assert changes and {c["change"] for c in changes} <= {"added", "changed", "removed"}

@@ -8,8 +8,10 @@ from typing import Any
 
 from bot.models import ChangedFile, CheckResult, Finding, PullRequestSnapshot, Severity, Status
 from bot.render import phrases
+from bot.rules.compiler import CompiledRule
 from bot.rules.diff import RuleSetDiff, diff_rulesets
-from bot.rules.engine import EngineOptions, RulesFile, validate
+from bot.rules.engine import EngineOptions, RulesFile, Validation, validate
+from bot.rules.features import feature_versions, features_used, required_version
 from bot.rules.result import Diagnostic
 
 CHECK_ID = "rules"
@@ -73,6 +75,39 @@ def _finding(diag: Diagnostic, severity: Severity, hint: str) -> Finding:
     return Finding(level, diag.code, diag.message, hint, None, diag.path, diag.line, diag.column)
 
 
+def _engine_findings(snapshot: PullRequestSnapshot, outcome: Validation, patterns: list[str], order: list[str],
+                     text: dict[str, str], severity: Severity) -> list[Finding]:  # fmt: skip
+    """Added or changed rules using a feature newer than the files' `required_engine_version`."""
+    declared = outcome.collector.required_engine_version
+    compiled = outcome.compiled
+    if declared is None or compiled is None:
+        return []
+    changed = {c.name for c in rules_diff(snapshot, patterns, order).of("rule") if c.change != "removed"}
+    out: list[Finding] = []
+    for name in sorted(changed):
+        rule = compiled.rules.get(name)
+        if rule is None:
+            continue
+        needed, feature = required_version(features_used(rule.condition, compiled.macro_asts))
+        if needed is None or feature is None or needed <= declared:
+            continue
+        needed_text = ".".join(map(str, needed))
+        group, word = feature.split(".", 1)
+        shown = f"`{word}()`" if group == "transformers" else f"the `{word}` modifier"
+        falco = feature_versions()["falco_versions"].get(needed_text, "?")
+        message = text["engine_too_low"].format(rule=name, feature=shown, needed=needed_text, falco=falco,
+                                                declared=".".join(map(str, declared)))  # fmt: skip
+        file = rule.info.ctx.file
+        hint = text["engine_too_low_hint"].format(needed=needed_text, file=file)
+        out.append(Finding(severity, "RULES_ENGINE_VERSION_TOO_LOW", message, hint, None, file, _line(rule)))
+    return out
+
+
+def _line(rule: CompiledRule) -> int | None:
+    locations = rule.info.ctx.locations
+    return locations[-1].line + 1 if locations else None
+
+
 def check_rules(snapshot: PullRequestSnapshot, settings: dict[str, Any], files_policy: dict[str, Any]) -> CheckResult:
     """Errors fail; warnings fail only where the policy says so; findings carry file, line and column."""
     text = phrases("checks.yml")[CHECK_ID]
@@ -88,7 +123,10 @@ def check_rules(snapshot: PullRequestSnapshot, settings: dict[str, Any], files_p
     warnings = len(outcome.diagnostics) - errors
     names = ", ".join(changed)
     hint = text["hint"].format(files=" ".join(f.name for f in ruleset))
-    findings = tuple(_finding(d, severity, hint) for d in outcome.diagnostics)
+    engine = _engine_findings(snapshot, outcome, patterns, order, text, severity)
+    findings = tuple(_finding(d, severity, hint) for d in outcome.diagnostics) + tuple(engine)
+    errors += sum(1 for f in engine if f.severity == "error")
+    warnings += sum(1 for f in engine if f.severity == "warning")
     failed: Status = "fail" if severity == "error" else "warn"
     if errors:
         return CheckResult(

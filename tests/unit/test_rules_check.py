@@ -94,3 +94,24 @@ def test_diff_between_base_and_head() -> None:
     diff = rules_diff(snapshot(changed), *policy()[1].values())
     assert {(c.name, c.change, c.keys) for c in diff.changes} == {("Good", "changed", ("priority",)),
                                                                  ("Noisy", "added", ())}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("declared", "cond", "codes"),
+    [
+        ("0.40.0", "evt.type = open and basename(proc.exepath) = sh", ["RULES_ENGINE_VERSION_TOO_LOW"]),
+        ("0.43.0", "evt.type = open and basename(proc.exepath) = sh", []),
+        ("0.57.0", "evt.type = open and proc.name startswith oneof (ba, zs)", ["RULES_ENGINE_VERSION_TOO_LOW"]),
+        ("0.62.0", "evt.type = open and proc.name startswith oneof (ba, zs)", []),
+        ("0.26.0", "evt.type = open and proc.name = cat", []),
+    ],
+)
+def test_a_rule_newer_than_the_declared_engine_version(declared: str, cond: str, codes: list[str]) -> None:
+    head = f"- required_engine_version: {declared}\n" + RULE.format(name="New", cond=cond)
+    result = check_rules(snapshot(ChangedFile("rules/falco_rules.yaml", "modified", "", head)), *policy())
+    assert [f.code for f in result.findings] == codes
+    if codes:
+        assert result.status == "fail"
+        finding = result.findings[0]
+        assert "available since engine" in finding.message and finding.line == 2
+        assert "required_engine_version" in (finding.hint or "")

@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--gnupghome", default=None, metavar="DIR", help="keyring to verify signatures with")
     chk.add_argument("--issue", action="append", default=[], metavar="REF=STATE",
                      help="what is known of a referenced issue, e.g. '#12=open' (repeatable)")  # fmt: skip
+    chk.add_argument("--status", action="append", default=[], metavar="CONTEXT=STATE",
+                     help="a status of the head commit (agreement status mode), e.g. EasyCLA=success")  # fmt: skip
+    chk.add_argument("--agreement-signatures", default=None, metavar="FILE",
+                     help="recorded agreement signatures, one login or email a line (comment mode)")  # fmt: skip
     chk.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                      help="markdown: exactly the comment the App would post")  # fmt: skip
     return parser
@@ -163,10 +167,12 @@ def _text_report(files: Sequence[RulesFile], diags: Sequence[Diagnostic]) -> str
 
 def cmd_check(args: argparse.Namespace) -> int:
     """`check`: every check on base..head of a local repository; exit 1 when the conclusion is failure."""
+    from dataclasses import replace
+
     from bot.checks.registry import run_all
     from bot.gitrepo import GitError
     from bot.localsnapshot import local_snapshot, parse_issue_fact
-    from bot.models import Report
+    from bot.models import AgreementFacts, Report
     from bot.policy import resolve_policy
 
     repo_name = "local/repository"
@@ -181,10 +187,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         policy_text = _read_text(args.policy) if args.policy else None
     except OSError as exc:
         return _usage_error(_phrase("cannot_read", name=exc.filename, reason=exc.strerror or str(exc)))
+    try:
+        signed = _read_text(args.agreement_signatures).split() if args.agreement_signatures else []
+    except OSError as exc:
+        return _usage_error(_phrase("cannot_read", name=exc.filename, reason=exc.strerror or str(exc)))
+    statuses = tuple(tuple(item.split("=", 1)) for item in args.status if "=" in item)
     policy, policy_findings = resolve_policy(policy_text)
     try:
         snapshot = local_snapshot(args.repo, args.base, args.head, policy, args.pr_title, body, repo_name, issues,
                                   args.gnupghome)  # fmt: skip
+        facts = AgreementFacts(statuses=statuses, signed=tuple(signed))
+        snapshot = replace(snapshot, agreement_facts=facts)
     except GitError as exc:
         return _usage_error(str(exc))
     from bot.checks.rules import rules_diff
@@ -212,24 +225,9 @@ def _read_text(path: str) -> str:
 
 
 def _check_text(report: Report, commits: int, policy_messages: list[str]) -> str:
-    from bot.render import phrases
+    from bot.render import render
 
-    t = phrases("check_text.yml")
-    conclusion = t["conclusions"][report.conclusion]
-    out = [t["header"].format(base=report.base_sha[:12], head=report.head_sha[:12], commits=commits,
-                              conclusion=conclusion)]  # fmt: skip
-    out.extend(t["policy"].format(message=m) for m in policy_messages)
-    for check in report.checks:
-        out.append(t["check"].format(status=t["statuses"][check.status], title=check.title, summary=check.summary))
-        for f in check.findings:
-            where = ""
-            if f.file:
-                where = t["where_file"].format(file=f.file, line=f":{f.line}" if f.line else "")
-            elif f.commit:
-                where = t["where_commit"].format(sha=f.commit[:12])
-            out.append(t["finding"].format(severity=f.severity, message=f.message, where=where))
-            out.extend(t["hint"].format(line=line) for line in (f.hint or "").splitlines() if line.strip())
-    return "\n".join(out) + "\n"
+    return render("check.txt.j2", report=report, commits=commits, policy_messages=policy_messages)
 
 
 COMMANDS = {"validate": cmd_validate, "check": cmd_check}

@@ -127,3 +127,19 @@ def test_a_falco_rules_release_upgrade_reviewed_like_a_pull_request(tmp_path: Pa
     assert code == 0
     changes = report["rules_diff"]["changes"]
     assert changes and {c["change"] for c in changes} <= {"added", "changed", "removed"}
+
+
+def test_agreement_facts_from_options(tmp_path: Path, alice: Key) -> None:
+    repo = make_repo(tmp_path / "r", alice)
+    commit(repo, alice, GOOD, "-S", "-s")
+    status_policy = tmp_path / "status.yml"
+    status_policy.write_text("checks:\n  agreement:\n    mode: status\n")
+    _, without = check(repo, alice, "--policy", str(status_policy))
+    _, green = check(repo, alice, "--policy", str(status_policy), "--status", "EasyCLA=success")
+    assert statuses(without)["agreement"] == "fail" and statuses(green)["agreement"] == "pass"
+    comment_policy = tmp_path / "comment.yml"
+    comment_policy.write_text("checks:\n  agreement:\n    mode: comment\n")
+    signatures = tmp_path / "signed.txt"
+    signatures.write_text("alice@example.com\n")
+    _, signed = check(repo, alice, "--policy", str(comment_policy), "--agreement-signatures", str(signatures))
+    assert statuses(signed)["agreement"] == "pass"

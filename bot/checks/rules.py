@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.models import ChangedFile, CheckResult, Finding, PullRequestSnapshot, Severity, Status
 from bot.render import phrases
+from bot.rules.collector import Collector
 from bot.rules.compiler import CompiledRule
 from bot.rules.diff import RuleSetDiff, diff_rulesets
 from bot.rules.engine import EngineOptions, RulesFile, Validation, validate
@@ -61,11 +62,14 @@ def _ruleset(files: list[ChangedFile], head: bool, patterns: list[str], order: l
     return [RulesFile(p, texts[p] or "") for p in load_order([p for p, t in texts.items() if t is not None], order)]
 
 
-def rules_diff(snapshot: PullRequestSnapshot, patterns: list[str], order: list[str]) -> RuleSetDiff:
-    """Rules, macros and lists added, changed and removed between the base and the head."""
+def rules_diff(
+    snapshot: PullRequestSnapshot, patterns: list[str], order: list[str], head: Collector | None = None
+) -> RuleSetDiff:
+    """Rules, macros and lists added, changed and removed between the base and the head (`head`: already loaded)."""
     every = list(snapshot.rules_files_at_head) or list(snapshot.files)
     base = validate(_ruleset(every, False, patterns, order)).collector
-    head = validate(_ruleset(every, True, patterns, order)).collector
+    if head is None:
+        head = validate(_ruleset(every, True, patterns, order)).collector
     return diff_rulesets(base, head)
 
 
@@ -82,7 +86,8 @@ def _engine_findings(snapshot: PullRequestSnapshot, outcome: Validation, pattern
     compiled = outcome.compiled
     if declared is None or compiled is None:
         return []
-    changed = {c.name for c in rules_diff(snapshot, patterns, order).of("rule") if c.change != "removed"}
+    diff = rules_diff(snapshot, patterns, order, outcome.collector)
+    changed = {c.name for c in diff.of("rule") if c.change != "removed"}
     out: list[Finding] = []
     for name in sorted(changed):
         rule = compiled.rules.get(name)

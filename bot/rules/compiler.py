@@ -13,7 +13,7 @@ from bot.rules.evttypes import EventTypeAnalysis
 from bot.rules.exceptions import exceptions_condition
 from bot.rules.filtercheck import Diag, check_leaf, condition_resolver_diags
 from bot.rules.lists import Edit, ListTable, compile_lists, substitute_lists
-from bot.rules.macros import MacroResolver, identifiers
+from bot.rules.macros import MacroProblem, MacroResolver, identifiers
 from bot.rules.messages import bot_message
 from bot.rules.output import OperandMemo
 from bot.rules.outputs import OutputChecker
@@ -224,17 +224,14 @@ class Compiler:
                     if self.strict:
                         raise
 
-    def macro_problem(self, problem: object, ctx: Context, text: str) -> None:
-        """Undefined macro or reference loop, blamed on the condition being resolved."""
-        from bot.rules.macros import MacroProblem
-
-        assert isinstance(problem, MacroProblem)
+    def macro_problem(self, problem: MacroProblem, ctx: Context, text: str, ref: TextRef | None = None) -> None:
+        """Undefined macro or reference loop, blamed on the condition being resolved (`ref`: its own text)."""
         message = (
             f"reference loop in macro '{problem.name}'"
             if problem.kind == "loop"
             else f"Undefined macro '{problem.name}' used in filter."
         )
-        owner_ref = self.macro_refs.get(problem.owner) if problem.owner else None
+        owner_ref = self.macro_refs.get(problem.owner) if problem.owner else ref
         line, col = problem.pos.line, problem.pos.col
         frame = ctx.in_text(snippet(text), line, col, problem.pos.offset, m.CONDITION_EXPRESSION)
         self.fail(m.VALIDATE, message, frame, owner_ref, problem.pos.offset)
@@ -260,16 +257,7 @@ class Compiler:
         self.used_macros |= res.used
         problem = res.first_error()
         if problem is not None:
-            if problem.owner is None:
-                frame = info.ctx.in_text(snippet(condition), problem.pos.line, problem.pos.col, problem.pos.offset,
-                                         m.CONDITION_EXPRESSION)  # fmt: skip
-                kind = "reference loop in macro" if problem.kind == "loop" else "Undefined macro"
-                message = (
-                    f"{kind} '{problem.name}'" if problem.kind == "loop" else f"{kind} '{problem.name}' used in filter."
-                )
-                self.fail(m.VALIDATE, message, frame, ref, problem.pos.offset)
-            else:
-                self.macro_problem(problem, info.ctx, condition)
+            self.macro_problem(problem, info.ctx, condition, ref)
             return
         if not self.check_fields(info, ast, ref, condition, cond_ctx):
             return

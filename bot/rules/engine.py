@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -124,8 +125,9 @@ class _Source:
         except (YamlParseError, YamlLimitError) as exc:
             self.failure = (m.YAML_PARSE, exc.message, exc.line, exc.column, exc.offset)
 
+    @functools.cached_property
     def required_plugins(self) -> set[str]:
-        """Plugin names (with alternatives) that the file's required_plugin_versions items name."""
+        """Plugin names (with alternatives) that the file's required_plugin_versions items name (scanned once)."""
         names: set[str] = set()
         for doc in self.docs:
             if not isinstance(doc, SequenceNode):
@@ -173,7 +175,7 @@ class _Run:
         plugins = set(DEFAULT_PLUGINS if options.plugins is None else options.plugins) | set(options.extra_plugins)
         if options.plugins is None:
             for src in self.sources:
-                plugins |= src.required_plugins()
+                plugins |= src.required_plugins
         self.catalog = get_catalog()
         self.plugins = frozenset(p for p in plugins if self.catalog.has_plugin(p))
         self.collector = Collector()
@@ -232,7 +234,7 @@ class _Run:
             code, msg, line, col, off = src.failure
             self.report("error", code, msg, root.at_mark(m.RULES_CONTENT, line, col, off) if line or col else root)
             return False
-        for name in sorted(src.required_plugins()):
+        for name in sorted(src.required_plugins):
             if not self.catalog.has_plugin(name):
                 self.report("warning", "BOT_UNKNOWN_PLUGIN", m.bot_message("unknown_plugin", name=name), root)
         reader = Reader(self.collector, self.cfg, self.options.engine_version)
@@ -331,9 +333,8 @@ def validate(files: Sequence[RulesFile], options: EngineOptions | None = None) -
 
 def _validate(files: Sequence[RulesFile], options: EngineOptions | None) -> Validation:
     run = _Run(files, options or EngineOptions())
-    ok = True
     for src in run.sources:
-        ok = run.read(src, strict=False) and ok
+        run.read(src, strict=False)
     compiled = run.compile(strict=False)
     run.close()
     return Validation(_dedupe(run.sink), run.collector, compiled, run.plugins)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from bot.models import Report
     from bot.rules.engine import RulesFile
     from bot.rules.result import Diagnostic
+    from bot.settings import Settings
 
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -59,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="recorded agreement signatures, one login or email a line (comment mode)")  # fmt: skip
     chk.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                      help="markdown: exactly the comment the App would post")  # fmt: skip
+    srv = sub.add_parser("serve", help="run the GitHub App: webhook intake, with the review queue's consumer inside")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8000)
+    sub.add_parser("worker", help="run a standalone consumer of the review queue (scale-out mode)")
     return parser
 
 
@@ -169,10 +174,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     """`check`: every check on base..head of a local repository; exit 1 when the conclusion is failure."""
     from dataclasses import replace
 
-    from bot.checks.registry import run_all
     from bot.gitrepo import GitError
     from bot.localsnapshot import local_snapshot, parse_issue_fact
-    from bot.models import AgreementFacts, Report
+    from bot.models import AgreementFacts
     from bot.policy import resolve_policy
 
     repo_name = "local/repository"
@@ -200,12 +204,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         snapshot = replace(snapshot, agreement_facts=facts)
     except GitError as exc:
         return _usage_error(str(exc))
-    from bot.checks.rules import rules_diff
+    from bot.review import review
 
-    files_policy = policy.get("rules_files")
-    diff = rules_diff(snapshot, files_policy["patterns"], files_policy["load_order"]).to_json()
-    checks = tuple(run_all(snapshot, policy))
-    report = Report(repo_name, None, snapshot.base_sha, snapshot.head_sha, checks, rules_diff=diff)
+    report = review(snapshot, policy)
     if args.format == "json":
         import json
 
@@ -230,7 +231,61 @@ def _check_text(report: Report, commits: int, policy_messages: list[str]) -> str
     return render("check.txt.j2", report=report, commits=commits, policy_messages=policy_messages)
 
 
-COMMANDS = {"validate": cmd_validate, "check": cmd_check}
+def _server_settings() -> Settings | int:
+    """The settings from the environment, logging configured (a long-running process: cycles collected again);
+    an exit code when they are unusable."""
+    import gc
+    import logging
+
+    from bot.settings import SettingsError, load_settings
+
+    gc.enable()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        return _usage_error(str(exc))
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """`serve`: uvicorn on HOST:PORT with the embedded queue consumer; refuses to start without a webhook secret."""
+    from bot.settings import SettingsError
+    from bot.web.server import serve
+
+    settings = _server_settings()
+    if isinstance(settings, int):
+        return settings
+    try:
+        serve(settings, args.host, args.port)
+    except SettingsError as exc:
+        return _usage_error(str(exc))
+    return EXIT_OK
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """`worker`: a standalone queue consumer (scale-out mode), until SIGINT or SIGTERM."""
+    from bot.jobs import Jobs
+    from bot.settings import SettingsError
+    from bot.store import Store, StoreError
+
+    settings = _server_settings()
+    if isinstance(settings, int):
+        return settings
+    if not settings.has_app_credentials():
+        from bot.render import phrases
+
+        return _usage_error(phrases("review.yml")["server"]["no_credentials"])
+    try:
+        store = Store(settings.database())
+        store.migrate()
+        Jobs(settings, store).run_worker()
+    except (SettingsError, StoreError) as exc:
+        return _usage_error(str(exc))
+    return EXIT_OK
+
+
+COMMANDS = {"validate": cmd_validate, "check": cmd_check, "serve": cmd_serve, "worker": cmd_worker}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,354 @@
+"""The task queue (Huey, the only module importing it) and its jobs: a review, a PR comment, the sweeper.
+
+The store is the truth: a Huey message only says "look at request N". Every job first claims its
+request in the store (so a duplicate message does nothing), and a sweeper re-enqueues requests whose
+lease expired (a lost message, a killed worker), so that nothing enqueued is ever dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from huey import SqliteHuey, crontab
+from huey.consumer import ConsumerStopped
+
+from bot.commands import draft_mode, handle_comment, is_agreement
+from bot.render import phrases
+from bot.settings import Settings, SettingsError
+from bot.store import QUEUE_GRACE, Request, ReviewRecord, Store
+
+if TYPE_CHECKING:
+    from bot.github import GitHubApp, PullRequestData, ReviewInputs
+    from bot.policy import Policy
+
+log = logging.getLogger("falco-rules-bot.jobs")
+LOCK_RETRY_SECONDS = 5.0  # another worker reviews this PR: look again this much later
+
+
+class MissingCredentialsError(Exception):
+    """The App's id or private key is not configured."""
+
+
+@dataclass
+class _Progress:
+    """What a review fetched so far (the failure report uses it)."""
+
+    pull: PullRequestData | None = None
+    inputs: ReviewInputs | None = None
+
+
+def _say(key: str, **values: Any) -> str:
+    return str(phrases("review.yml")[key]).format(**values)
+
+
+def html_base(api_url: str) -> str:
+    """The web address of the GitHub whose API is at `api_url` (github.com, GHES, or the emulator)."""
+    url = api_url.rstrip("/")
+    if url == "https://api.github.com":
+        return "https://github.com"
+    return url[: -len("/api/v3")] if url.endswith("/api/v3") else url
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Jobs:
+    """The queue of one process, its consumer, and the jobs."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        if settings.redis_url:
+            raise SettingsError(str(phrases("review.yml")["server"]["redis_unsupported"]))
+        path = settings.queue_file()
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.settings, self.store = settings, store
+        self.huey = SqliteHuey("falco-rules-bot", filename=path, results=False, utc=True)
+        self._task = self.huey.task(name="request")(self.run)
+        every = max(1, min(settings.sweep_interval_minutes, 59))
+        self.huey.periodic_task(crontab(minute=f"*/{every}"), name="sweep")(self.sweep)
+        self.token = uuid.uuid4().hex[:12]
+        self.host = socket.gethostname()
+        self._app: GitHubApp | None = None
+        self._app_lock = threading.Lock()
+        self._consumer: Any = None
+        self._monitor: threading.Thread | None = None
+
+    # -- the queue ------------------------------------------------------------------------------
+    def owner(self) -> str:
+        """Who holds a lease: this host, process and queue instance."""
+        return f"{self.host}:{os.getpid()}:{self.token}"
+
+    def enqueue(self, request_id: int, delay: float = 0.0) -> None:
+        """Put a stored request on the queue, to run in `delay` seconds."""
+        if delay > 0:
+            self._task.schedule(args=(request_id,), delay=delay)
+        else:
+            self._task(request_id)
+
+    def enqueue_review(self, request_id: int) -> None:
+        """Enqueue with the debounce delay (a burst of events for a PR coalesces into one review)."""
+        self.enqueue(request_id, self.settings.review_delay_seconds)
+
+    def ping(self) -> None:
+        """Raise unless the queue answers."""
+        self.huey.pending_count()
+
+    def sweep(self) -> int:
+        """Re-enqueue the requests whose lease expired; how many."""
+        due = self.store.due_requests()
+        for request in due:
+            log.info("re-enqueuing request %s (%s of %s#%s)", request.id, request.state, request.repo, request.number)
+            self.enqueue(request.id)
+        return len(due)
+
+    def recover(self) -> int:
+        """At start-up: release what dead processes of this host held, then enqueue every pending request.
+
+        A request's queue message may have been lost in a crash (between the store's commit and the
+        enqueue, or while the queue moved it to its schedule): each pending request is enqueued again,
+        due within one debounce delay at most. Duplicates are harmless: a job claims its request first.
+        """
+        for owner in self.store.owners():
+            host, _, rest = owner.partition(":")
+            pid_text, _, token = rest.partition(":")
+            if host != self.host or not pid_text.isdigit():
+                continue
+            pid = int(pid_text)
+            if (pid == os.getpid() and token != self.token) or (pid != os.getpid() and not pid_alive(pid)):
+                log.info("releasing the work of %s, which stopped", owner)
+                self.store.expire_owner(owner)
+        self.store.due_requests()
+        pending = self.store.pending_requests()
+        now = time.time()
+        for request in pending:
+            due = (request.lease_until or now) - QUEUE_GRACE - now
+            self.enqueue(request.id, max(0.0, min(due, self.settings.review_delay_seconds)))
+        return len(pending)
+
+    # -- the consumer ---------------------------------------------------------------------------
+    def _make_consumer(self, workers: int) -> Any:
+        # SIGTERM (what process managers send) lets running jobs finish for up to 10 s; a job cut short
+        # is taken over later anyway, once its lease is over or when this host's next process starts.
+        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True, max_delay=1.0,
+                                         check_worker_health=True, shutdown_timeout=10.0,
+                                         graceful_signal="TERM")  # fmt: skip
+
+    def start_consumer(self) -> None:
+        """Run the consumer's threads inside this process (the embedded mode of `serve`)."""
+        consumer = self._make_consumer(self.settings.workers)
+        consumer._set_signal_handlers = lambda: None  # the web server owns this process's signals
+        consumer.start()
+        self._consumer = consumer
+
+        def watch() -> None:
+            stamp: Any = None
+            while True:
+                try:
+                    stamp = consumer.loop(stamp)
+                except ConsumerStopped:
+                    return
+
+        self._monitor = threading.Thread(target=watch, name="queue-monitor", daemon=True)
+        self._monitor.start()
+
+    def stop_consumer(self) -> None:
+        """Stop the embedded consumer, letting running jobs finish for a few seconds."""
+        if self._consumer is not None:
+            self._consumer.stop(graceful=True)
+            if self._monitor is not None:
+                self._monitor.join(timeout=15)
+            self._consumer = None
+
+    def run_worker(self) -> None:
+        """`falco-rules-bot worker`: a standalone consumer, until SIGINT or SIGTERM."""
+        self.recover()
+        self._make_consumer(max(1, self.settings.workers)).run()
+
+    # -- GitHub ---------------------------------------------------------------------------------
+    def github(self) -> GitHubApp:
+        """The process's one GitHubApp (its installation tokens are shared by every job)."""
+        with self._app_lock:
+            if self._app is None:
+                s = self.settings
+                key = s.private_key()
+                if s.github_app_id is None or not key:
+                    raise MissingCredentialsError()
+                from bot.github import GitHubApp
+
+                self._app = GitHubApp(s.github_app_id, key, api_url=s.github_api_url, app_slug=s.github_app_slug,
+                                      git_url=s.git_url, allowed_git_urls=s.allowed_git_urls(),
+                                      mirror_dir=s.mirror_dir())  # fmt: skip
+            return self._app
+
+    # -- the job --------------------------------------------------------------------------------
+    def run(self, request_id: int) -> None:
+        """The queue task: claim request `request_id`, then review or read the comment."""
+        owner = self.owner()
+        request = self.store.claim(request_id, owner, self.settings.review_lease_seconds)
+        if request is None:
+            return  # done already, or another worker holds it
+        if request.kind == "comment":
+            self._comment(request, owner)
+        else:
+            self._review_job(request, owner)
+
+    def _comment(self, request: Request, owner: str) -> None:
+        from bot.github import GitHubError
+
+        try:
+            gh = self.github().client(request.installation_id)
+            slug = self.settings.github_app_slug or self.github().slug()
+            outcome = handle_comment(request, self.store, gh, slug, self.enqueue_review)
+            self._finish(request.id, owner, "done", outcome)
+        except GitHubError as exc:
+            if exc.transient and request.attempts < self.settings.review_max_attempts:
+                self._retry(request, owner)
+            else:
+                self._finish(request.id, owner, "failed", _say("reason_github", message=exc))
+        except MissingCredentialsError:
+            self._finish(request.id, owner, "failed", _say("reason_no_credentials"))
+        except Exception as exc:
+            log.exception("comment job %s failed", request.id)
+            self._finish(request.id, owner, "failed", _say("reason_crash", error=type(exc).__name__))
+
+    def _finish(self, request_id: int, owner: str, state: str, outcome: str) -> None:
+        log.info("request %s: %s (%s)", request_id, state, outcome)
+        self.store.finish(request_id, owner, state, outcome)
+
+    def _retry(self, request: Request, owner: str) -> None:
+        delay = self.settings.review_retry_delay_seconds * 2 ** max(0, request.attempts - 1)
+        log.info("request %s: GitHub failed, retrying in %.0f s", request.id, delay)
+        self.store.requeue(request.id, owner, delay)
+        self.enqueue(request.id, delay)
+
+    def _review_job(self, request: Request, owner: str) -> None:
+        from bot.github import GitHubError
+
+        store, settings = self.store, self.settings
+        progress = _Progress()
+        if request.attempts > settings.review_max_attempts:
+            self._fail(request, owner, _say("reason_attempts", attempts=request.attempts - 1), progress)
+            return
+        if store.newer_request_exists(request):
+            self._finish(request.id, owner, "superseded", "a newer request for this pull request")
+            return
+        installation = store.installation(request.installation_id)
+        if installation is not None and (installation.suspended or installation.deleted):
+            self._finish(request.id, owner, "done", "installation suspended or removed")
+            return
+        if not store.acquire_pr_lock(request.repo, request.number, owner, settings.review_lease_seconds):
+            store.requeue(request.id, owner, LOCK_RETRY_SECONDS, undo_attempt=True)
+            self.enqueue(request.id, LOCK_RETRY_SECONDS)
+            return
+        try:
+            state, outcome = self._review(request, progress)
+            self._finish(request.id, owner, state, outcome)
+        except GitHubError as exc:
+            if exc.transient and request.attempts < settings.review_max_attempts:
+                self._retry(request, owner)
+            else:
+                key = "reason_github_retries" if exc.transient else "reason_github"
+                self._fail(request, owner, _say(key, message=exc, attempts=request.attempts), progress)
+        except MissingCredentialsError:
+            self._fail(request, owner, _say("reason_no_credentials"), progress)
+        except Exception as exc:
+            log.exception("review job %s failed", request.id)
+            self._fail(request, owner, _say("reason_crash", error=type(exc).__name__), progress)
+        finally:
+            store.release_pr_lock(request.repo, request.number, owner)
+
+    def _review(self, request: Request, progress: _Progress) -> tuple[str, str]:
+        from bot.checkrun import check_run_output
+        from bot.checks.rules import is_rules_file
+        from bot.github import GitHubError
+        from bot.policy import resolve_policy
+        from bot.render import render_comment
+        from bot.review import review
+
+        store, repo, number = self.store, request.repo, request.number
+        gh = self.github().client(request.installation_id)
+        pull = progress.pull = gh.pull_request(repo, number)
+        if pull.state != "OPEN":
+            return "done", f"not reviewed: the pull request is {pull.state.lower()}"
+        if request.head_sha and request.head_sha != pull.head_sha and store.has_review(repo, number, pull.head_sha):
+            return "superseded", "the head moved on and was reviewed already"
+        policy, policy_findings = resolve_policy(pull.policy_text)
+        for finding in policy_findings:
+            log.info("%s: %s", repo, finding.message)
+        if pull.draft and draft_mode(policy) == "skip":
+            return "done", "not reviewed: draft"
+        inputs = progress.inputs = gh.review_inputs(pull, policy)
+        if not inputs.head_current:
+            return "superseded", "the head moved during the review"
+        snapshot = self._with_signatures(repo, inputs, policy)
+        report = review(snapshot, policy)
+        if store.newer_request_exists(request):
+            return "superseded", "a newer request for this pull request"
+        external_id = f"review-{request.id}"
+        output = check_run_output(report)
+        patterns = policy.get("rules_files.patterns")
+        if not any(is_rules_file(f.path, patterns) for f in snapshot.files) and inputs.comment is None:
+            # Not a rules contribution: a neutral check run says so, and no comment is posted.
+            output = replace(output, conclusion="neutral", title=_say("no_rules_title"))
+            reuse = inputs.check_run_id if inputs.check_run_status != "completed" else None
+            run_id = gh.publish_check_run(repo, pull.head_sha, output, external_id, reuse)
+            store.record_review(ReviewRecord(request.id, repo, number, report.head_sha, report.base_sha, "neutral",
+                                             report.to_json(), None, run_id))  # fmt: skip
+            return "done", f"no rules file changed in {pull.head_sha[:12]}"
+        link_base = f"{html_base(self.settings.github_api_url)}/{repo}/blob/{pull.head_sha}"
+        body = render_comment(report, link_base=link_base, draft=pull.draft)
+        published = gh.publish(pull, inputs, body, output, external_id=external_id)
+        if request.command_comment_id is not None:
+            try:
+                gh.react(repo, request.command_comment_id, "rocket")
+            except GitHubError as exc:
+                log.warning("request %s: could not react to the command: %s", request.id, exc)
+        store.record_review(ReviewRecord(request.id, repo, number, report.head_sha, report.base_sha,
+                                         report.conclusion, report.to_json(), published.comment_id,
+                                         published.check_run_id))  # fmt: skip
+        return "done", f"reviewed {pull.head_sha[:12]}: {report.conclusion}"
+
+    def _with_signatures(self, repo: str, inputs: ReviewInputs, policy: Policy) -> Any:
+        """The snapshot, with the agreement signatures recorded for the repository (comment mode)."""
+        snapshot = inputs.snapshot
+        agreement = policy.check("agreement")
+        if agreement["mode"] != "comment":
+            return snapshot
+        sentence = agreement["comment_sentence"]
+        signed = set(self.store.signatures(repo))
+        signed |= {c.author.lower() for c in inputs.comments
+                   if c.author and not c.by_this_app and is_agreement(c.body, sentence)}  # fmt: skip
+        facts = snapshot.agreement_facts
+        merged = tuple(sorted({*facts.signed, *signed}))
+        return replace(snapshot, agreement_facts=replace(facts, signed=merged))
+
+    def _fail(self, request: Request, owner: str, reason: str, progress: _Progress) -> None:
+        """Say on the pull request that the review could not finish (never a silent pass), then mark it failed."""
+        head = progress.pull.head_sha if progress.pull else request.head_sha
+        try:
+            head = head or self.store.latest_head(request.repo, request.number)
+            gh = self.github().client(request.installation_id)
+            if head:
+                check_run_id = progress.inputs.check_run_id if progress.inputs else None
+                gh.publish_failure(request.repo, head, _say("failed_title"),
+                                   _say("failed_summary", head=head[:12], reason=reason),
+                                   external_id=f"review-{request.id}", check_run_id=check_run_id)  # fmt: skip
+            elif request.command_comment_id is not None:
+                gh.reply(request.repo, request.number, _say("failed_reply", reason=reason))
+        except Exception as exc:  # GitHub itself failing: the store still records the failure
+            log.error("request %s: could not report the failure on GitHub: %s", request.id, exc)
+        self._finish(request.id, owner, "failed", reason)

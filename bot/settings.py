@@ -1,0 +1,99 @@
+"""The server's settings, read from the environment (DESIGN §8); the only module importing pydantic-settings."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.render import phrases
+
+MIB = 1024 * 1024
+
+
+class SettingsError(Exception):
+    """The environment does not describe a usable configuration (the message says which setting)."""
+
+
+class Settings(BaseSettings):
+    """Every setting of `serve` and `worker`; each field is the environment variable of the same name."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    github_app_id: int | None = None
+    github_private_key: str | None = None
+    github_private_key_path: str | None = None
+    github_webhook_secret: str | None = None  # a comma-separated list while a secret is being rotated
+    github_api_url: str = "https://api.github.com"
+    github_app_slug: str | None = None
+    git_url: str | None = None  # where pull request heads are fetched from when GraphQL cannot serve the texts
+    git_allowed_urls: str = ""  # comma list of extra git URLs the mirror may fetch from (tests)
+    data_dir: str = "./var"
+    database_url: str | None = None  # default sqlite:///<data dir>/falco-rules-bot.db
+    queue_path: str | None = None  # default <data dir>/queue.db (Huey's SQLite queue)
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    max_body_bytes: int = 25 * MIB
+    workers: int = 2  # consumer threads
+    embedded_worker: bool = True  # `serve` runs the queue consumer in its own process
+    review_delay_seconds: float = 2.0  # debounce: a burst of events for one PR becomes one review
+    review_lease_seconds: float = 600.0  # a running review not finished by then is taken over
+    review_max_attempts: int = 4  # transient GitHub failures are retried up to this many runs in all
+    review_retry_delay_seconds: float = 15.0  # first retry delay; doubles on every attempt
+    sweep_interval_minutes: int = 1
+
+    def webhook_secrets(self) -> list[bytes]:
+        """The accepted webhook secrets (several while one is being rotated)."""
+        text = self.github_webhook_secret or ""
+        return [part.strip().encode() for part in text.split(",") if part.strip()]
+
+    def allowed_git_urls(self) -> tuple[str, ...]:
+        """GIT_ALLOWED_URLS as a tuple."""
+        return tuple(part.strip() for part in self.git_allowed_urls.split(",") if part.strip())
+
+    def database(self) -> str:
+        """The SQLAlchemy URL of the store."""
+        return self.database_url or f"sqlite:///{os.path.join(self.data_dir, 'falco-rules-bot.db')}"
+
+    def queue_file(self) -> str:
+        """The file of Huey's SQLite queue."""
+        return self.queue_path or os.path.join(self.data_dir, "queue.db")
+
+    def mirror_dir(self) -> str:
+        """Where the git mirrors of repositories are kept."""
+        return os.path.join(self.data_dir, "mirrors")
+
+    def private_key(self) -> str | None:
+        """The App's private key (PEM): GITHUB_PRIVATE_KEY, else the file at GITHUB_PRIVATE_KEY_PATH."""
+        if self.github_private_key:
+            return self.github_private_key.replace("\\n", "\n")
+        if self.github_private_key_path:
+            try:
+                with open(self.github_private_key_path, encoding="utf-8") as handle:
+                    return handle.read()
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                raise SettingsError(_say("cannot_read_key", path=self.github_private_key_path, reason=reason)) from exc
+        return None
+
+    def has_app_credentials(self) -> bool:
+        """Both the App id and a private key are configured."""
+        return self.github_app_id is not None and bool(self.github_private_key or self.github_private_key_path)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment, with `overrides` (field names) on top; SettingsError when invalid."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(_say("bad_settings", problems=problems)) from None
+    if settings.max_body_bytes <= 0 or settings.workers < 0 or settings.review_max_attempts < 1:
+        raise SettingsError(_say("bad_settings", problems=_say("bad_numbers")))
+    return settings
+
+
+def _say(key: str, **values: Any) -> str:
+    return str(phrases("review.yml")["server"][key]).format(**values)

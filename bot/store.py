@@ -1,0 +1,520 @@
+"""Persistence (SQLAlchemy): deliveries, durable review requests, reviews, installations, agreements, locks.
+
+Nothing here assumes one process: every decision that two workers could race on is one transaction
+(SQLite: BEGIN IMMEDIATE; PostgreSQL: row conditions, unique keys and advisory locks).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from bot.migrations import (
+    MIGRATIONS,
+    agreement_signatures,
+    deliveries,
+    installations,
+    metadata,
+    pr_locks,
+    replies,
+    review_requests,
+    reviews,
+    schema_version,
+)
+
+QUEUE_GRACE = 60.0  # a queued request not started this long after it was due is enqueued again
+ACTIVE = ("queued", "running")
+
+
+class StoreError(Exception):
+    """The store could not be read or written (the caller answers 503 or retries later)."""
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _guarded(method: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise StoreError(str(exc).splitlines()[0]) from exc
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One verified webhook delivery."""
+
+    delivery_id: str
+    event: str
+    action: str | None = None
+    repo: str | None = None
+    installation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """A job to store: a review of a pull request, or a comment to read for commands."""
+
+    repo: str
+    number: int
+    installation_id: int
+    trigger: str
+    head_sha: str | None = None
+    kind: str = "review"
+    command_comment_id: int | None = None
+    details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    """A stored job (a row of review_requests)."""
+
+    id: int
+    kind: str
+    repo: str
+    number: int
+    installation_id: int
+    head_sha: str | None
+    trigger: str
+    delivery_id: str | None
+    command_comment_id: int | None
+    details: dict[str, Any]
+    generation: int
+    state: str
+    lease_until: float | None
+    lease_owner: str | None
+    attempts: int
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class InstallationUpdate:
+    """What an installation or installation_repositories event says."""
+
+    id: int
+    account: str | None = None
+    repositories: tuple[str, ...] | None = None  # the full list, when the event gives it
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    suspended: bool | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Installation:
+    """A stored installation."""
+
+    id: int
+    account: str | None
+    repositories: tuple[str, ...]
+    suspended: bool
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """A published review."""
+
+    request_id: int | None
+    repo: str
+    number: int
+    head_sha: str
+    base_sha: str
+    conclusion: str
+    report: dict[str, Any] = field(default_factory=dict)
+    comment_id: int | None = None
+    check_run_id: int | None = None
+
+
+def _request(row: Any) -> Request:
+    return Request(row.id, row.kind, row.repo, row.pr_number, row.installation_id, row.head_sha, row.trigger,
+                   row.delivery_id, row.command_comment_id, json.loads(row.details) if row.details else {},
+                   row.generation, row.state, row.lease_until, row.lease_owner, row.attempts, row.outcome)  # fmt: skip
+
+
+class Store:
+    """The store behind one SQLAlchemy URL (SQLite by default, PostgreSQL in scale-out)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.sqlite = parsed.get_backend_name() == "sqlite"
+        options: dict[str, Any] = {}
+        if self.sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                try:
+                    os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"{parsed.database}: {exc.strerror or exc}") from exc
+            options["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        self.engine: Engine = create_engine(url, pool_pre_ping=not self.sqlite, **options)
+        if self.sqlite:
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    # -- schema ---------------------------------------------------------------------------------
+    @_guarded
+    def migrate(self) -> int:
+        """Apply the migrations not applied yet (safe when several processes start together); the version."""
+        with self.engine.begin() as conn:
+            if not self.sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+            schema_version.create(conn, checkfirst=True)
+            current = conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one()
+            for version, step in MIGRATIONS:
+                if version > current:
+                    step(conn)
+                    conn.execute(insert(schema_version).values(version=version, applied_at=time.time()))
+                    current = version
+            return int(current)
+
+    @_guarded
+    def ping(self) -> None:
+        """Raise StoreError unless the store answers."""
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
+
+    # -- intake ---------------------------------------------------------------------------------
+    @_guarded
+    def record_delivery(self, delivery: Delivery, requests: Sequence[NewRequest] = (),
+                        installation: InstallationUpdate | None = None, delay: float = 0.0,
+                        now: float | None = None) -> list[int] | None:  # fmt: skip
+        """Record a delivery and its jobs in one transaction; None when the delivery id was seen before."""
+        now = time.time() if now is None else now
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(deliveries).values(delivery_id=delivery.delivery_id, event=delivery.event,
+                             action=delivery.action, repo=delivery.repo, installation_id=delivery.installation_id,
+                             received_at=now))  # fmt: skip
+                ids = [self._add_request(conn, r, delivery.delivery_id, delay, now) for r in requests]
+                if installation is not None:
+                    self._apply_installation(conn, installation, now)
+                return ids
+        except IntegrityError:
+            with self.engine.connect() as conn:
+                seen = conn.execute(select(deliveries.c.id).where(deliveries.c.delivery_id == delivery.delivery_id))
+                if seen.first() is not None:
+                    return None
+            raise
+
+    @_guarded
+    def add_review_request(self, request: NewRequest, delivery_id: str | None = None, delay: float = 0.0,
+                           now: float | None = None) -> int:  # fmt: skip
+        """Store one job (its own transaction); its id."""
+        now = time.time() if now is None else now
+        with self.engine.begin() as conn:
+            return self._add_request(conn, request, delivery_id, delay, now)
+
+    def _add_request(self, conn: Connection, r: NewRequest, delivery_id: str | None, delay: float, now: float) -> int:
+        c = review_requests.c
+        if not self.sqlite:
+            key = zlib.crc32(f"{r.repo}#{r.number}".encode())
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        last = conn.execute(select(func.coalesce(func.max(c.generation), 0)).where(
+            c.repo == r.repo, c.pr_number == r.number, c.kind == r.kind)).scalar_one()  # fmt: skip
+        result = conn.execute(insert(review_requests).values(
+            kind=r.kind, repo=r.repo, pr_number=r.number, installation_id=r.installation_id, head_sha=r.head_sha,
+            trigger=r.trigger, delivery_id=delivery_id, command_comment_id=r.command_comment_id,
+            details=json.dumps(r.details) if r.details else None, generation=int(last) + 1, state="queued",
+            lease_until=now + delay + QUEUE_GRACE, attempts=0, created_at=now, updated_at=now))  # fmt: skip
+        key_value = result.inserted_primary_key
+        assert key_value is not None
+        return int(key_value[0])
+
+    # -- the job's life -------------------------------------------------------------------------
+    @_guarded
+    def get_request(self, request_id: int) -> Request | None:
+        """One job by id."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(review_requests).where(review_requests.c.id == request_id)).first()
+        return _request(row) if row is not None else None
+
+    @_guarded
+    def requests_for(self, repo: str, number: int, kind: str | None = None) -> list[Request]:
+        """The jobs of a pull request, oldest first."""
+        c = review_requests.c
+        query = select(review_requests).where(c.repo == repo, c.pr_number == number).order_by(c.id)
+        if kind is not None:
+            query = query.where(c.kind == kind)
+        with self.engine.connect() as conn:
+            return [_request(row) for row in conn.execute(query)]
+
+    @_guarded
+    def claim(self, request_id: int, owner: str, lease: float, now: float | None = None) -> Request | None:
+        """Take a queued job (or one whose runner's lease expired) for `lease` seconds; None if not available."""
+        now = time.time() if now is None else now
+        c = review_requests.c
+        with self.engine.begin() as conn:
+            taken = conn.execute(update(review_requests).where(c.id == request_id, or_(
+                c.state == "queued", (c.state == "running") & (c.lease_until < now))).values(
+                state="running", lease_owner=owner, lease_until=now + lease, attempts=c.attempts + 1,
+                updated_at=now))  # fmt: skip
+            if taken.rowcount != 1:
+                return None
+            row = conn.execute(select(review_requests).where(c.id == request_id)).one()
+        return _request(row)
+
+    @_guarded
+    def newer_request_exists(self, request: Request) -> bool:
+        """Whether a later review request of the same pull request exists (coalescing: the newest wins)."""
+        c = review_requests.c
+        query = select(c.id).where(c.repo == request.repo, c.pr_number == request.number, c.kind == request.kind,
+                                   c.generation > request.generation).limit(1)  # fmt: skip
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    @_guarded
+    def finish(self, request_id: int, owner: str, state: str, outcome: str, now: float | None = None) -> bool:
+        """End a job the caller holds: done, superseded or failed, with a word on why."""
+        now = time.time() if now is None else now
+        c = review_requests.c
+        with self.engine.begin() as conn:
+            result = conn.execute(update(review_requests).where(c.id == request_id, c.lease_owner == owner).values(
+                state=state, outcome=outcome[:2000], lease_until=None, updated_at=now))  # fmt: skip
+            return result.rowcount == 1
+
+    @_guarded
+    def requeue(self, request_id: int, owner: str, delay: float, undo_attempt: bool = False,
+                now: float | None = None) -> bool:  # fmt: skip
+        """Give a held job back to the queue, due in `delay` seconds."""
+        now = time.time() if now is None else now
+        c = review_requests.c
+        attempts = c.attempts - 1 if undo_attempt else c.attempts
+        with self.engine.begin() as conn:
+            result = conn.execute(update(review_requests).where(c.id == request_id, c.lease_owner == owner).values(
+                state="queued", lease_owner=None, lease_until=now + delay + QUEUE_GRACE, attempts=attempts,
+                updated_at=now))  # fmt: skip
+            return result.rowcount == 1
+
+    @_guarded
+    def due_requests(self, now: float | None = None, limit: int = 200) -> list[Request]:
+        """Jobs whose lease expired: queued ones whose queue message was lost, running ones whose runner died.
+
+        Each comes back as queued with a fresh grace period, so that one sweep enqueues it once.
+        """
+        now = time.time() if now is None else now
+        c = review_requests.c
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(review_requests).where(c.state.in_(ACTIVE), c.lease_until < now)
+                                .order_by(c.id).limit(limit)).all()  # fmt: skip
+            ids = [row.id for row in rows]
+            if ids:
+                conn.execute(update(review_requests).where(c.id.in_(ids)).values(
+                    state="queued", lease_owner=None, lease_until=now + QUEUE_GRACE, updated_at=now))  # fmt: skip
+        return [_request(row) for row in rows]
+
+    @_guarded
+    def pending_requests(self) -> list[Request]:
+        """The queued requests, oldest first."""
+        c = review_requests.c
+        with self.engine.connect() as conn:
+            return [
+                _request(r) for r in conn.execute(select(review_requests).where(c.state == "queued").order_by(c.id))
+            ]
+
+    @_guarded
+    def owners(self) -> set[str]:
+        """The owners of running jobs and of PR locks (to find those of processes that died)."""
+        with self.engine.connect() as conn:
+            running = conn.execute(select(review_requests.c.lease_owner).where(
+                review_requests.c.state == "running").distinct()).scalars()  # fmt: skip
+            locks = conn.execute(select(pr_locks.c.owner).distinct()).scalars()
+            return {o for o in [*running, *locks] if o}
+
+    @_guarded
+    def expire_owner(self, owner: str) -> None:
+        """Release what a dead process held: its jobs become due now, its locks go."""
+        c = review_requests.c
+        with self.engine.begin() as conn:
+            conn.execute(update(review_requests).where(c.lease_owner == owner, c.state == "running")
+                         .values(state="queued", lease_owner=None, lease_until=0.0))  # fmt: skip
+            conn.execute(delete(pr_locks).where(pr_locks.c.owner == owner))
+
+    # -- per-PR lease lock ----------------------------------------------------------------------
+    @_guarded
+    def acquire_pr_lock(self, repo: str, number: int, owner: str, ttl: float, now: float | None = None) -> bool:
+        """Take the pull request's lock for `ttl` seconds, unless someone else holds an unexpired one."""
+        now = time.time() if now is None else now
+        c = pr_locks.c
+        with self.engine.begin() as conn:
+            taken = conn.execute(update(pr_locks).where(c.repo == repo, c.pr_number == number, or_(
+                c.expires_at < now, c.owner == owner)).values(owner=owner, expires_at=now + ttl))  # fmt: skip
+            if taken.rowcount == 1:
+                return True
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(pr_locks).values(repo=repo, pr_number=number, owner=owner,
+                                                         expires_at=now + ttl))  # fmt: skip
+                return True
+            except IntegrityError:
+                return False
+
+    @_guarded
+    def release_pr_lock(self, repo: str, number: int, owner: str) -> None:
+        """Give the lock back (only its owner can)."""
+        c = pr_locks.c
+        with self.engine.begin() as conn:
+            conn.execute(delete(pr_locks).where(c.repo == repo, c.pr_number == number, c.owner == owner))
+
+    # -- reviews --------------------------------------------------------------------------------
+    @_guarded
+    def record_review(self, record: ReviewRecord, now: float | None = None) -> None:
+        """Keep a published review (the report JSON, the comment and check run ids)."""
+        now = time.time() if now is None else now
+        with self.engine.begin() as conn:
+            conn.execute(insert(reviews).values(request_id=record.request_id, repo=record.repo,
+                pr_number=record.number, head_sha=record.head_sha, base_sha=record.base_sha,
+                conclusion=record.conclusion, report=json.dumps(record.report), comment_id=record.comment_id,
+                check_run_id=record.check_run_id, created_at=now))  # fmt: skip
+
+    @_guarded
+    def reviews_of(self, repo: str, number: int) -> list[ReviewRecord]:
+        """The published reviews of a pull request, oldest first."""
+        c = reviews.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(reviews).where(c.repo == repo, c.pr_number == number).order_by(c.id)).all()
+        return [ReviewRecord(r.request_id, r.repo, r.pr_number, r.head_sha, r.base_sha, r.conclusion,
+                             json.loads(r.report), r.comment_id, r.check_run_id) for r in rows]  # fmt: skip
+
+    @_guarded
+    def has_review(self, repo: str, number: int, head_sha: str) -> bool:
+        """Whether a review of this head was published."""
+        c = reviews.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(c.id).where(c.repo == repo, c.pr_number == number, c.head_sha == head_sha)
+                               .limit(1)).first()  # fmt: skip
+        return row is not None
+
+    @_guarded
+    def prs_with_head(self, repo: str, head_sha: str) -> list[tuple[int, int]]:
+        """(PR number, installation id) of the pull requests seen with this head commit."""
+        c = review_requests.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.pr_number, c.installation_id).where(c.repo == repo, c.head_sha == head_sha)
+                                .distinct()).all()  # fmt: skip
+        return sorted({(int(r[0]), int(r[1])) for r in rows})
+
+    @_guarded
+    def latest_head(self, repo: str, number: int) -> str | None:
+        """The last head commit seen for a pull request."""
+        c = review_requests.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(c.head_sha).where(c.repo == repo, c.pr_number == number, c.head_sha.is_not(None))
+                               .order_by(c.id.desc()).limit(1)).first()  # fmt: skip
+        return str(row[0]) if row is not None else None
+
+    # -- installations --------------------------------------------------------------------------
+    def _apply_installation(self, conn: Connection, u: InstallationUpdate, now: float) -> None:
+        row = conn.execute(select(installations).where(installations.c.id == u.id)).first()
+        repos = list(json.loads(row.repositories)) if row is not None else []
+        if u.repositories is not None:
+            repos = list(u.repositories)
+        repos = [r for r in repos if r not in u.removed] + [r for r in u.added if r not in repos]
+        values = {
+            "account": u.account if u.account is not None else (row.account if row is not None else None),
+            "repositories": json.dumps(repos),
+            "deleted": u.deleted,
+            "updated_at": now,
+            "suspended": u.suspended if u.suspended is not None else bool(row is not None and row.suspended),
+        }
+        if row is None:
+            conn.execute(insert(installations).values(id=u.id, **values))
+        else:
+            conn.execute(update(installations).where(installations.c.id == u.id).values(**values))
+
+    @_guarded
+    def installation(self, installation_id: int) -> Installation | None:
+        """A stored installation."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(installations).where(installations.c.id == installation_id)).first()
+        if row is None:
+            return None
+        return Installation(row.id, row.account, tuple(json.loads(row.repositories)), row.suspended, row.deleted)
+
+    # -- agreement signatures and replies -------------------------------------------------------
+    @_guarded
+    def add_signature(self, repo: str, login: str, comment_url: str | None, now: float | None = None) -> bool:
+        """Record that `login` signed the agreement on `repo`; False when already recorded."""
+        now = time.time() if now is None else now
+        with self.engine.begin() as conn:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(agreement_signatures).values(repo=repo, login=login.lower(), signed_at=now,
+                                                                     comment_url=comment_url))  # fmt: skip
+                return True
+            except IntegrityError:
+                return False
+
+    @_guarded
+    def signatures(self, repo: str) -> list[str]:
+        """The logins that signed the agreement on `repo`."""
+        c = agreement_signatures.c
+        with self.engine.connect() as conn:
+            return [str(x) for x in conn.execute(select(c.login).where(c.repo == repo).order_by(c.id)).scalars()]
+
+    @_guarded
+    def take_reply_slot(self, repo: str, number: int, kind: str, window: float, now: float | None = None) -> bool:
+        """True at most once per `window` seconds per pull request and kind (the caller then replies)."""
+        now = time.time() if now is None else now
+        c = replies.c
+        with self.engine.begin() as conn:
+            taken = conn.execute(update(replies).where(c.repo == repo, c.pr_number == number, c.kind == kind,
+                                                       c.at <= now - window).values(at=now))  # fmt: skip
+            if taken.rowcount == 1:
+                return True
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(replies).values(repo=repo, pr_number=number, kind=kind, at=now))
+                return True
+            except IntegrityError:
+                return False
+
+    @_guarded
+    def count(self, table: str) -> int:
+        """Rows in a table (for /readyz-like checks and tests)."""
+        target = metadata.tables[table]
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(target)).scalar_one())
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event below opens every transaction
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")  # one writer at a time, across processes: reads then writes are atomic

@@ -1,0 +1,57 @@
+"""Fixtures of the end-to-end suite: keys and users, the emulator, the App, and the bot as a real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import BotServer
+from tests.emulator import Emulator
+from tests.gpgkeys import Key, make_key
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Key]:
+    base = tmp_path_factory.mktemp("e2e-keys")
+    return {
+        "alice": make_key(base, "Alice Doe <alice@example.com>"),
+        "mallory": make_key(base, "Mallory <mallory@example.com>"),
+    }
+
+
+@pytest.fixture(scope="module")
+def emu(keys: dict[str, Key]) -> Iterator[Emulator]:
+    emulator = Emulator()
+    emulator.start()
+    emulator.add_user("alice", name="Alice Doe", email="alice@example.com", gpg_public_keys=(keys["alice"].public,))
+    emulator.add_user("mallory", name="Mallory", email="mallory@example.com", gpg_public_keys=(keys["mallory"].public,))
+    emulator.add_user("maintainer", name="Maya Maintainer", email="maya@example.com")
+    emulator.add_user("stranger", name="Sam Stranger", email="sam@example.com")
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def app(emu: Emulator) -> Any:
+    return emu.create_app(slug="falco-rules-bot")
+
+
+@pytest.fixture(scope="module")
+def server(emu: Emulator, app: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:
+    bot = BotServer(emu, app, tmp_path_factory.mktemp("bot-data")).start()
+    try:
+        yield bot
+    finally:
+        bot.stop()
+
+
+@pytest.fixture(autouse=True)
+def honest_emulator(emu: Emulator) -> Iterator[None]:
+    """Every request the bot made was one GitHub would accept, and every answer matched GitHub's schema."""
+    yield
+    assert emu.graphql_rejections == []
+    assert emu.schema_violations == []

@@ -1,0 +1,167 @@
+"""The end-to-end world: the GitHub emulator, `falco-rules-bot serve` as a real process, real repositories and keys."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.emulator import Emulator
+from tests.gitrepos import ALICE, RULE, Repo
+from tests.gpgkeys import Key
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_RULE = RULE.format(name="Shell in container", cond="evt.type = execve and proc.name = bash")
+_names = itertools.count(1)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on, on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(what: Callable[[], Any], timeout: float = 40.0, interval: float = 0.1) -> Any:
+    """Poll `what` until it returns something truthy; fail with the last value after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    value = what()
+    while not value:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {getattr(what, '__name__', what)}")
+        time.sleep(interval)
+        value = what()
+    return value
+
+
+class BotServer:
+    """`falco-rules-bot serve` in its own process, configured to speak to the emulator."""
+
+    def __init__(self, emu: Emulator, app: Any, data_dir: Path, **settings: str) -> None:
+        self.emu, self.app, self.data_dir = emu, app, data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.settings = settings
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / "server.log"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "DATABASE_", "REDIS_"))}
+        env.update(
+            GITHUB_APP_ID=str(self.app.id),
+            GITHUB_PRIVATE_KEY=self.app.private_key_pem,
+            GITHUB_WEBHOOK_SECRET=self.app.webhook_secret,
+            GITHUB_API_URL=self.emu.api_url,
+            GIT_ALLOWED_URLS=self.emu.url,
+            DATA_DIR=str(self.data_dir),
+            REVIEW_DELAY_SECONDS="0.5",
+            WORKERS="2",
+            LOG_LEVEL="INFO",
+        )
+        env.update(self.settings)
+        return env
+
+    def start(self) -> BotServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        out = open(self.log, "ab")  # noqa: SIM115 - the process writes to it until it stops
+        cmd = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+        wait_for(self._healthy, timeout=30)
+        return self
+
+    def _healthy(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"the server exited with {self.proc.returncode}:\n{self.log.read_text()[-4000:]}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def deliver(self, event: str, action: str | None, **kwargs: Any) -> tuple[int, Any]:
+        """A webhook built from GitHub's example payloads, signed and POSTed as GitHub would."""
+        return self.emu.deliver(f"{self.url}/webhook", event, action, app=self.app, **kwargs)
+
+
+class World:
+    """One repository installed with the App, its users and keys; helpers to open and push pull requests."""
+
+    def __init__(self, emu: Emulator, app: Any, keys: dict[str, Key], tmp: Path, policy: str | None = None) -> None:
+        self.emu, self.app, self.keys, self.tmp = emu, app, keys, tmp
+        n = next(_names)
+        self.owner = f"falco{n}"
+        self.repo_name = f"{self.owner}/rules"
+        self.repo = Repo(tmp / f"work-{n}")
+        if policy is not None:
+            (self.repo.path / ".github").mkdir(exist_ok=True)
+            self.repo.git("checkout", "-q", "main")
+            self.repo.write(".github/falco-rules-bot.yml", policy)
+            self.repo.commit("Policy", ALICE, key=keys["alice"], signoff=ALICE)
+            self.repo.git("checkout", "-q", "-B", "feature")
+        emu.add_repository(self.repo_name, source=str(self.repo.path), default_branch="main")
+        self.installation = emu.install(app, account=self.owner, repositories=[self.repo_name])
+        self.issue = emu.add_issue(self.repo_name, "Detect shells in containers", author="alice")
+
+    def add_rule_commit(self, text: str = GOOD_RULE, message: str = "Add a rule", key: str | None = "alice",
+                        signoff: bool = True, who: tuple[str, str] = ALICE,
+                        path: str = "rules/falco_rules.yaml") -> str:  # fmt: skip
+        """A commit on `feature` appending `text` to the rules file; returns its sha."""
+        target = self.repo.path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        current = target.read_text() if target.exists() else ""
+        target.write_text(current + ("\n" if current and not current.endswith("\n") else "") + text)
+        self.repo.commit(message, who, key=self.keys[key] if key else None, signoff=who if signoff else None)
+        return self.repo.git("rev-parse", "HEAD")
+
+    def open(self, title: str = "Add a shell rule", body: str | None = None, author: str = "alice",
+             draft: bool = False) -> int:  # fmt: skip
+        """Open the pull request feature -> main (GitHub sends the webhook separately)."""
+        body = f"Fixes #{self.issue}" if body is None else body
+        source = str(self.repo.path)
+        number = self.emu.open_pull_request(self.repo_name, source=source, head_ref="feature", base="main",
+                                            title=title, body=body, author=author, draft=draft)  # fmt: skip
+        return int(number)
+
+    def push(self, number: int) -> None:
+        self.emu.push_pull_request(self.repo_name, number, source=str(self.repo.path), head_ref="feature")
+
+    def head(self) -> str:
+        return self.repo.git("rev-parse", "HEAD")
+
+    def runs(self, sha: str | None = None) -> list[dict[str, Any]]:
+        return list(self.emu.check_runs(self.repo_name, sha or self.head()))
+
+    def completed_run(self, sha: str | None = None, timeout: float = 40.0) -> dict[str, Any]:
+        """Wait for the bot's completed check run on the head (or `sha`)."""
+
+        def done() -> dict[str, Any] | None:
+            for run in self.runs(sha):
+                if run["name"] == "falco-rules-bot" and run["status"] == "completed":
+                    return run
+            return None
+
+        return dict(wait_for(done, timeout=timeout))
+
+    def bot_comments(self, number: int) -> list[dict[str, Any]]:
+        return [c for c in self.emu.comments(self.repo_name, number) if c["user"] == self.app.bot_login]

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import yaml
-
 from bot.models import Finding
 from bot.render import phrases
+from bot.rules.yamlsrc import DataError, load_data
 
 DEFAULTS_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config", "defaults.yml")
 
@@ -28,7 +27,7 @@ TYPE_NAMES = {bool: "true or false", int: "a number", str: "a string", list: "a 
 def defaults() -> dict[str, Any]:
     """config/defaults.yml, read once."""
     with open(DEFAULTS_PATH, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+        data = load_data(handle)
     assert isinstance(data, dict)
     return data
 
@@ -109,8 +108,8 @@ def resolve_policy(repo_config: str | None) -> tuple[Policy, list[Finding]]:
     if not repo_config or not repo_config.strip():
         return Policy(base), findings
     try:
-        data = yaml.safe_load(repo_config)
-    except yaml.YAMLError as exc:
+        data = load_data(repo_config)
+    except DataError as exc:
         problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
         return Policy(base), [_finding("not_yaml", problem=problem)]
     if data is None:

@@ -16,10 +16,10 @@ TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 @cache
 def phrases(name: str) -> dict[str, Any]:
     """A template of format strings (a YAML mapping in templates/), loaded once."""
-    import yaml
+    from bot.rules.yamlsrc import load_data
 
     with open(os.path.join(TEMPLATES, name), encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = load_data(handle)
     assert isinstance(data, dict)
     return data
 

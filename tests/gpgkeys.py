@@ -48,3 +48,12 @@ def revoke(key: Key) -> str:
     cert = (key.home / "openpgp-revocs.d" / f"{key.fingerprint}.rev").read_text()
     gpg(key.home, "--import", data=cert.replace(":-----BEGIN", "-----BEGIN"))
     return gpg(key.home, "--armor", "--export", key.fingerprint)
+
+
+def people(base: Path, **more: Key) -> dict[str, Key]:
+    """The keys of the tests' usual contributors, Alice (whose commits are good) and Mallory, plus `more`."""
+    return {
+        "alice": make_key(base, "Alice Doe <alice@example.com>"),
+        "mallory": make_key(base, "Mallory <mallory@example.com>"),
+        **more,
+    }

@@ -20,10 +20,10 @@ Version = tuple[int, int, int]
 @cache
 def feature_versions() -> dict[str, Any]:
     """The feature table, read once."""
-    import yaml
+    from bot.rules.yamlsrc import load_data
 
     with open(FEATURES_PATH, encoding="utf-8") as handle:
-        data: dict[str, Any] = yaml.safe_load(handle)
+        data: dict[str, Any] = load_data(handle)
     return data
 
 

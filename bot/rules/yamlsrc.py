@@ -34,6 +34,17 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
 
+DataError = yaml.YAMLError  # what load_data raises on text that is not YAML
+
+
+def load_data(source: Any) -> Any:
+    """Plain data (phrase books, catalogs, a repository policy) from YAML text or a file, with libyaml's safe loader.
+
+    The one place outside the rules reader that parses YAML, so that PyYAML has a single importer.
+    """
+    return yaml.load(source, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 class _Resolver(yaml.resolver.BaseResolver):
     """Only what yaml-cpp distinguishes: a plain null scalar, else a string (Falco converts scalars itself)."""
 

@@ -1,4 +1,4 @@
-"""The web side of the App: webhook intake and health routes, in a FastAPI application built from settings."""
+"""The web side of the App, and the only module importing FastAPI: routes for the webhook and health checks."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from bot.jobs import Jobs
 from bot.render import phrases
@@ -54,7 +55,39 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="falco-rules-bot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.store, app.state.jobs = settings, store, jobs
-    check_name = str(phrases("check_run.yml")["name"])
-    app.include_router(intake.router(settings, store, jobs, check_name))
-    app.include_router(health.router(store, jobs))
+    webhook = intake.Intake(settings, store, jobs, str(phrases("check_run.yml")["name"]))
+    limit = settings.max_body_bytes
+
+    @app.post("/webhook")
+    async def receive(request: Request) -> JSONResponse:
+        problem = intake.length_problem(request.headers.get("content-length"), limit)
+        if problem is None:
+            body = await _body(request, limit)
+            if body is None:
+                problem = 413, {"detail": intake.say("too_large", limit=limit)}
+            else:  # the store and the queue block: off the event loop
+                problem = await run_in_threadpool(webhook.handle, dict(request.headers), body)
+        return JSONResponse(problem[1], status_code=problem[0])
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        code, details = await run_in_threadpool(health.readiness, store, jobs)
+        return JSONResponse(details, status_code=code)
+
     return app
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None as soon as it grows over `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,14 +1,11 @@
-"""POST /webhook: verify the signature on the raw body, record the delivery and its jobs, enqueue, answer."""
+"""POST /webhook, free of any web framework: verify the raw body, record the delivery and its jobs, enqueue."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
-
-from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
 from bot.jobs import Jobs
 from bot.render import phrases
@@ -18,26 +15,23 @@ from bot.web.events import Plan, delivery_of, plan
 from bot.web.signature import signature_valid
 
 log = logging.getLogger("falco-rules-bot.intake")
+Answer = tuple[int, dict[str, Any]]
 
 
-def _say(key: str, **values: Any) -> str:
+def say(key: str, **values: Any) -> str:
+    """One of the intake's answers (templates/review.yml)."""
     return str(phrases("review.yml")["intake"][key]).format(**values)
 
 
-def _answer(code: int, **body: Any) -> JSONResponse:
-    return JSONResponse(body, status_code=code)
-
-
-async def _body(request: Request, limit: int) -> bytes | None:
-    """The raw body, or None as soon as it grows over `limit` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+def length_problem(length: str | None, limit: int) -> Answer | None:
+    """The answer to a Content-Length that is not a number or announces a body over `limit`; None when fine."""
+    if length is None:
+        return None
+    if not length.strip().isdigit():
+        return 400, {"detail": say("bad_length")}
+    if int(length) > limit:
+        return 413, {"detail": say("too_large", limit=limit)}
+    return None
 
 
 def _store_plan(store: Store, event: str, delivery_id: str, payload: dict[str, Any], p: Plan,
@@ -54,53 +48,42 @@ def _store_plan(store: Store, event: str, delivery_id: str, payload: dict[str, A
     return None if ids is None else [(i, r.kind) for i, r in zip(ids, requests, strict=True)]
 
 
-def router(settings: Settings, store: Store, jobs: Jobs, check_name: str) -> APIRouter:
-    """The webhook route."""
-    routes = APIRouter()
-    secrets = settings.webhook_secrets()
+class Intake:
+    """The webhook endpoint's decisions; the web layer only hands it the headers and the raw body."""
 
-    @routes.post("/webhook")
-    async def webhook(request: Request) -> JSONResponse:
-        limit = settings.max_body_bytes
-        length = request.headers.get("content-length")
-        if length is not None:
-            if not length.strip().isdigit():
-                return _answer(400, detail=_say("bad_length"))
-            if int(length) > limit:
-                return _answer(413, detail=_say("too_large", limit=limit))
-        body = await _body(request, limit)
-        if body is None:
-            return _answer(413, detail=_say("too_large", limit=limit))
-        if not signature_valid(body, request.headers.get("x-hub-signature-256"), secrets):
-            return _answer(401, detail=_say("bad_signature"))
-        event, delivery_id = request.headers.get("x-github-event"), request.headers.get("x-github-delivery")
+    def __init__(self, settings: Settings, store: Store, jobs: Jobs, check_name: str) -> None:
+        self.settings, self.store, self.jobs, self.check_name = settings, store, jobs, check_name
+        self.secrets = settings.webhook_secrets()
+
+    def handle(self, headers: Mapping[str, str], body: bytes) -> Answer:
+        """Verify, parse, store durably, enqueue; the status code and JSON body to answer GitHub with."""
+        if not signature_valid(body, headers.get("x-hub-signature-256"), self.secrets):
+            return 401, {"detail": say("bad_signature")}
+        event, delivery_id = headers.get("x-github-event"), headers.get("x-github-delivery")
         if not event or not delivery_id or len(delivery_id) > 100:
-            return _answer(400, detail=_say("missing_headers"))
+            return 400, {"detail": say("missing_headers")}
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _answer(400, detail=_say("bad_json"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return 400, {"detail": say("bad_json")}
         if not isinstance(payload, dict):
-            return _answer(400, detail=_say("bad_json"))
+            return 400, {"detail": say("bad_json")}
         if event == "ping":
-            return _answer(200, status="pong")
-        p = plan(event, payload, check_name, settings.github_app_id)
+            return 200, {"status": "pong"}
+        p = plan(event, payload, self.check_name, self.settings.github_app_id)
         try:
-            ids = await run_in_threadpool(_store_plan, store, event, delivery_id, payload, p,
-                                          settings.review_delay_seconds)  # fmt: skip
+            ids = _store_plan(self.store, event, delivery_id, payload, p, self.settings.review_delay_seconds)
         except StoreError as exc:
             log.error("delivery %s (%s) not recorded: %s", delivery_id, event, exc)
-            return _answer(503, detail=_say("store_down"))
+            return 503, {"detail": say("store_down")}
         if ids is None:
-            return _answer(200, status="duplicate")
+            return 200, {"status": "duplicate"}
         for request_id, kind in ids:
-            enqueue = jobs.enqueue_review if kind == "review" else jobs.enqueue
+            enqueue = self.jobs.enqueue_review if kind == "review" else self.jobs.enqueue
             try:
-                await run_in_threadpool(enqueue, request_id)
+                enqueue(request_id)
             except Exception as exc:  # stored: the sweeper enqueues it once its lease is over
                 log.warning("request %s stored but not enqueued (%s); the sweeper will", request_id, exc)
         if ids:
-            return _answer(202, status="queued", requests=[i for i, _ in ids])
-        return _answer(202, status="recorded" if p.installation else "ignored")
-
-    return routes
+            return 202, {"status": "queued", "requests": [i for i, _ in ids]}
+        return 202, {"status": "recorded" if p.installation else "ignored"}

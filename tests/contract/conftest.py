@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.emulator import Emulator
-from tests.gpgkeys import Key, make_key
+from tests.gpgkeys import Key, make_key, people
 
 GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
@@ -102,12 +102,8 @@ class SourceRepo:
 @pytest.fixture(scope="session")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Key]:
     base = tmp_path_factory.mktemp("gpg")
-    return {
-        "alice": make_key(base, "Alice <alice@example.com>"),
-        "mallory": make_key(base, "Mallory <mallory@example.com>"),
-        # Made and expired in 2020: its signatures were good when made, the key is expired now.
-        "bob_expired": make_key(base, "Bob <bob@example.com>", expire="1d", faked_time="20200101T000000"),
-    }
+    # Bob's key was made and expired in 2020: its signatures were good when made, the key is expired now.
+    return people(base, bob_expired=make_key(base, "Bob <bob@example.com>", expire="1d", faked_time="20200101T000000"))
 
 
 RULES = """- rule: Shell in container

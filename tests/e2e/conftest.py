@@ -9,16 +9,12 @@ import pytest
 
 from tests.e2e.harness import BotServer
 from tests.emulator import Emulator
-from tests.gpgkeys import Key, make_key
+from tests.gpgkeys import Key, people
 
 
 @pytest.fixture(scope="session")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Key]:
-    base = tmp_path_factory.mktemp("e2e-keys")
-    return {
-        "alice": make_key(base, "Alice Doe <alice@example.com>"),
-        "mallory": make_key(base, "Mallory <mallory@example.com>"),
-    }
+    return people(tmp_path_factory.mktemp("e2e-keys"))
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,54 @@ def test_a_pull_request_touching_no_rules_file(server: BotServer, emu: Emulator,
     number, run = opened(server, w)
     assert run["conclusion"] == "neutral"
     assert w.bot_comments(number) == []
+
+
+@pytest.mark.parametrize("event", ["check_run", "check_suite"])
+def test_re_run_buttons_review_again(server: BotServer, emu: Emulator, app: Any, keys: dict[str, Key],
+                                     tmp_path: Path, event: str) -> None:  # fmt: skip
+    w = world(emu, app, keys, tmp_path)
+    w.add_rule_commit()
+    number, run = opened(server, w)
+    more = {"check_run_id": run["id"]} if event == "check_run" else {"head_sha": w.head()}
+    status, _ = server.deliver(event, "rerequested", repo=w.repo_name, installation=w.installation, **more)
+    assert status == 202
+    wait_for(lambda: len([r for r in w.runs() if r["status"] == "completed"]) == 2)
+    assert len(w.bot_comments(number)) == 1
+
+
+def test_a_draft_is_reviewed_and_marked_as_draft(server: BotServer, emu: Emulator, app: Any, keys: dict[str, Key],
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    w = world(emu, app, keys, tmp_path)
+    w.add_rule_commit()
+    number, run = opened(server, w, draft=True)
+    assert run["conclusion"] == "success"
+    assert "(draft pull request)" in w.bot_comments(number)[0]["body"]
+
+
+def test_drafts_wait_when_the_policy_says_so(server: BotServer, emu: Emulator, app: Any, keys: dict[str, Key],
+                                             tmp_path: Path) -> None:  # fmt: skip
+    w = world(emu, app, keys, tmp_path, policy="pull_requests:\n  review_drafts: false\n")
+    w.add_rule_commit()
+    number = w.open(draft=True)
+    server.deliver("pull_request", "opened", repo=w.repo_name, number=number, installation=w.installation)
+    time.sleep(2.5)  # the review was due after 0.5 s: it looked, saw a draft, and left it alone
+    assert w.runs() == []
+    assert w.bot_comments(number) == []
+    emu.edit_pull_request(w.repo_name, number, draft=False)
+    status, _ = server.deliver("pull_request", "ready_for_review", repo=w.repo_name, number=number,
+                               installation=w.installation)  # fmt: skip
+    assert status == 202
+    assert w.completed_run()["conclusion"] == "success"
+    assert "(draft pull request)" not in w.bot_comments(number)[0]["body"]
+
+
+def test_a_pull_request_cannot_loosen_its_own_checks(server: BotServer, emu: Emulator, app: Any,
+                                                     keys: dict[str, Key], tmp_path: Path) -> None:  # fmt: skip
+    w = world(emu, app, keys, tmp_path)
+    (w.repo.path / ".github").mkdir(exist_ok=True)
+    (w.repo.path / ".github/falco-rules-bot.yml").write_text("checks:\n  dco:\n    enabled: false\n")
+    w.add_rule_commit(signoff=False)
+    number, run = opened(server, w)
+    assert run["conclusion"] == "failure"
+    body = w.bot_comments(number)[0]["body"]
+    assert "❌ fail" in next(line for line in body.splitlines() if line.startswith("| DCO sign-off |"))

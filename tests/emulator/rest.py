@@ -398,6 +398,34 @@ def reaction_json(emu: Emulator, reaction: Reaction) -> dict[str, Any]:
     return data
 
 
+def check_run_fields(emu: Emulator, run: CheckRun) -> dict[str, Any]:
+    """The fields of a check run that the REST answer and the webhook payload share."""
+    repo = emu.repo(run.repo)
+    api = f"{emu.api_url}/repos/{repo.full_name}"
+    page = f"{emu.url}/{repo.full_name}/runs/{run.id}"
+    return {
+        "id": run.id,
+        "head_sha": run.head_sha,
+        "node_id": run.node_id,
+        "external_id": run.external_id,
+        "url": f"{api}/check-runs/{run.id}",
+        "html_url": page,
+        "details_url": run.details_url or page,
+        "status": run.status,
+        "conclusion": run.conclusion,
+        "started_at": iso(run.started_at),
+        "completed_at": iso(run.completed_at),
+        "name": run.name,
+        "output": {
+            "title": run.title,
+            "summary": run.summary,
+            "text": run.text,
+            "annotations_count": len(run.annotations),
+            "annotations_url": f"{api}/check-runs/{run.id}/annotations",
+        },
+    }
+
+
 def check_run_json(emu: Emulator, run: CheckRun) -> dict[str, Any]:
     repo = emu.repo(run.repo)
     api = f"{emu.api_url}/repos/{repo.full_name}"
@@ -421,26 +449,8 @@ def check_run_json(emu: Emulator, run: CheckRun) -> dict[str, Any]:
                 },
             }
         )
+    data.update(check_run_fields(emu, run))
     data.update(
-        id=run.id,
-        head_sha=run.head_sha,
-        node_id=run.node_id,
-        external_id=run.external_id,
-        url=f"{api}/check-runs/{run.id}",
-        html_url=f"{emu.url}/{repo.full_name}/runs/{run.id}",
-        details_url=run.details_url or f"{emu.url}/{repo.full_name}/runs/{run.id}",
-        status=run.status,
-        conclusion=run.conclusion,
-        started_at=iso(run.started_at),
-        completed_at=iso(run.completed_at),
-        output={
-            "title": run.title,
-            "summary": run.summary,
-            "text": run.text,
-            "annotations_count": len(run.annotations),
-            "annotations_url": f"{api}/check-runs/{run.id}/annotations",
-        },
-        name=run.name,
         check_suite={"id": run.suite_id},
         app=integration_json(emu, emu.apps[run.app_id]),
         pull_requests=pulls,

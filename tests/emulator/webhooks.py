@@ -11,7 +11,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from . import specs
-from .rest import rehost, swap
+from .rest import check_run_fields, rehost, swap
 from .state import App, iso, node_id, now
 
 if TYPE_CHECKING:
@@ -555,28 +555,9 @@ def _check_suite(emu: Emulator, suite: Any, template: dict[str, Any]) -> dict[st
 
 def _check_run(emu: Emulator, run: Any, template: dict[str, Any]) -> dict[str, Any]:
     repo = emu.repo(run.repo)
-    api = f"{emu.api_url}/repos/{repo.full_name}"
     data = dict(template)
+    data.update(check_run_fields(emu, run))
     data.update(
-        id=run.id,
-        node_id=run.node_id,
-        head_sha=run.head_sha,
-        external_id=run.external_id,
-        url=f"{api}/check-runs/{run.id}",
-        html_url=f"{emu.url}/{repo.full_name}/runs/{run.id}",
-        details_url=run.details_url or f"{emu.url}/{repo.full_name}/runs/{run.id}",
-        status=run.status,
-        conclusion=run.conclusion,
-        started_at=iso(run.started_at),
-        completed_at=iso(run.completed_at),
-        output={
-            "title": run.title,
-            "summary": run.summary,
-            "text": run.text,
-            "annotations_count": len(run.annotations),
-            "annotations_url": f"{api}/check-runs/{run.id}/annotations",
-        },
-        name=run.name,
         check_suite=_check_suite(emu, emu.suites[run.suite_id], template["check_suite"]),
         app=_app(emu, emu.apps[run.app_id], template["app"]),
         pull_requests=[_pull_minimal(emu, i) for i in emu.pulls_with_head(repo.full_name, run.head_sha)],

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot.migrations import (
+from bot.store.schema import (
     MIGRATIONS,
     agreement_signatures,
     deliveries,

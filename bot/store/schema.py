@@ -1,4 +1,4 @@
-"""The store's schema: its tables, and the ordered migrations that build them (applied by bot.store)."""
+"""The store's schema: its tables and the ordered migrations that build them (applied by bot.store)."""
 
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ test: lint typecheck unit
 
 bench: venv
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/app.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

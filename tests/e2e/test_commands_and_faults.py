@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.gpg import gpg_available
-from tests.e2e.harness import BotServer, World, wait_for
+from tests.e2e.harness import ROOT, BotServer, World, wait_for
 from tests.emulator import Emulator
 from tests.gpgkeys import Key
 
@@ -173,3 +175,33 @@ def test_an_installation_token_that_expires_mid_review(server: BotServer, emu: E
         assert [c.route for c in calls if c.status == 401] == []  # and never used once expired
     finally:
         emu.token_ttl = old_ttl
+
+
+def test_a_review_that_cannot_finish_says_so(server: BotServer, emu: Emulator, app: Any, keys: dict[str, Key],
+                                             tmp_path: Path) -> None:  # fmt: skip
+    w = World(emu, app, keys, tmp_path)
+    w.add_rule_commit()
+    number = w.open()
+    # Refused outright (as when an installation lacks a permission): not worth retrying.
+    emu.faults.add(route="POST /graphql", status=403, times=1, message="Resource not accessible by integration")
+    server.deliver("pull_request", "opened", repo=w.repo_name, number=number, installation=w.installation)
+    run = w.completed_run()
+    assert run["conclusion"] == "failure"
+    assert run["output"]["title"] == "Review could not finish"
+    assert "/recheck" in run["output"]["summary"]
+    assert "not a pass" in run["output"]["summary"]
+    emu.set_permission(w.repo_name, "maintainer", "write")
+    cid = emu.add_comment(w.repo_name, number, author="maintainer", body="/recheck")
+    server.deliver("issue_comment", "created", repo=w.repo_name, number=number, comment_id=cid,
+                   installation=w.installation)  # fmt: skip
+    wait_for(lambda: [r for r in completed(w) if r["conclusion"] == "success"])
+    assert len(w.bot_comments(number)) == 1
+
+
+def test_serve_refuses_to_start_without_a_webhook_secret(emu: Emulator, app: Any, tmp_path: Path) -> None:
+    bot = BotServer(emu, app, tmp_path / "data")
+    env = {k: v for k, v in bot.env().items() if k != "GITHUB_WEBHOOK_SECRET"}
+    proc = subprocess.run([sys.executable, "-m", "bot", "serve", "--port", str(bot.port)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 2
+    assert "GITHUB_WEBHOOK_SECRET is not set" in proc.stderr

@@ -60,6 +60,7 @@ class Fault:
     retry_after: int | float | None
     secondary_rate_limit: bool
     delay: float
+    message: str | None = None  # the answer's message, instead of the usual one for the status
     seen: int = 0
     fired: int = 0
 
@@ -93,12 +94,20 @@ class Faults:
         retry_after: int | float | None = None,
         secondary_rate_limit: bool = False,
         delay: float = 0.0,
+        message: str | None = None,
     ) -> Fault:
         """`route` is "METHOD /template" (as in Call.route), "POST /graphql" or "*"; `status=None` with `delay`
         only slows the call down. `times` failures (None: unlimited); with `every=N` only each N-th matching call
         fails. `secondary_rate_limit` answers 403 with GitHub's secondary-rate-limit message."""
         fault = Fault(
-            route, 403 if secondary_rate_limit else status, times, every, retry_after, secondary_rate_limit, delay
+            route,
+            403 if secondary_rate_limit else status,
+            times,
+            every,
+            retry_after,
+            secondary_rate_limit,
+            delay,
+            message,
         )
         with self.lock:
             self.items.append(fault)

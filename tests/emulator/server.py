@@ -245,7 +245,7 @@ class Handler(BaseHTTPRequestHandler):
                 if fault.secondary_rate_limit:
                     rid = uuid.uuid4().hex[:8].upper()
                     return error(403, SECONDARY.format(rid=rid), SECONDARY_DOC), {**rate, **extra}
-                if fault.status in (403, 429) and not fault.secondary_rate_limit:
+                if fault.status in (403, 429) and fault.message is None:
                     rate = {**rate, "x-ratelimit-remaining": "0"}
                     return error(
                         fault.status,
@@ -258,6 +258,7 @@ class Handler(BaseHTTPRequestHandler):
                     500: "Internal Server Error",
                     504: "We couldn't respond to your request in time.",
                 }.get(fault.status, "Injected fault")
+                message = fault.message or message
                 return Resp(fault.status, {"message": message, "documentation_url": rest.DOCS}), {**rate, **extra}
         # 2. authentication
         if auth_error:

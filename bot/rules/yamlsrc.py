@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode as MappingNode
+from yaml.nodes import Node as Node
+from yaml.nodes import ScalarNode as ScalarNode
+from yaml.nodes import SequenceNode as SequenceNode
 
 from bot.rules.record import FrozenRecord, assign
 

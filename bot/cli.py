@@ -60,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="recorded agreement signatures, one login or email a line (comment mode)")  # fmt: skip
     chk.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                      help="markdown: exactly the comment the App would post")  # fmt: skip
+    mtx = sub.add_parser("matrix", help="lay the rules out under the MITRE ATT&CK tactics their tags name")
+    mtx.add_argument("files", nargs="+", metavar="FILE")
+    mtx.add_argument("--attack-version", default="19", metavar="V", help="ATT&CK Enterprise version: 19 or 18.1")
+    mtx.add_argument("--format", choices=("markdown", "html", "json"), default="markdown")
+    mtx.add_argument("--columns", default=None, metavar="A,B,...",
+                     help="only these tactics, by shortname (execution,defense-evasion,...) or ID")  # fmt: skip
+    mtx.add_argument("--link-base", default=None, metavar="URL",
+                     help="link each rule to URL/FILE#LLINE (e.g. https://github.com/ORG/REPO/blob/REF)")  # fmt: skip
     srv = sub.add_parser("serve", help="run the GitHub App: webhook intake, with the review queue's consumer inside")
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=8000)
@@ -168,6 +176,41 @@ def _text_report(files: Sequence[RulesFile], diags: Sequence[Diagnostic]) -> str
             )
         )
     return "\n".join(out) + "\n"
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    """`matrix`: the files' rules under the ATT&CK tactics their tags name; exit 1 when a file does not load."""
+    from bot.attack import VERSIONS, load_catalog
+    from bot.render import phrases
+
+    text = phrases("matrix.yml")
+    if args.attack_version not in VERSIONS:
+        return _usage_error(text["unknown_version"].format(version=args.attack_version, known=", ".join(VERSIONS)))
+    columns = [c for c in args.columns.split(",") if c.strip()] if args.columns is not None else None
+    from bot.matrix import matrix_of_rules, render_matrix, resolve_columns
+
+    catalog = load_catalog(args.attack_version)
+    try:
+        resolve_columns(catalog, columns or [])
+    except ValueError as exc:
+        known = ",".join(t.shortname for t in catalog.tactics)
+        return _usage_error(text["unknown_column"].format(name=exc, version=args.attack_version, known=known))
+    from bot.rules.engine import RulesFile, validate
+
+    files = []
+    for name in args.files:
+        try:
+            with open(name, "rb") as handle:
+                files.append(RulesFile(name, handle.read()))
+        except OSError as exc:
+            return _usage_error(_phrase("cannot_read", name=name, reason=exc.strerror or str(exc)))
+    outcome = validate(files)
+    if outcome.errors:
+        sys.stderr.write(_text_report(files, [d for d in outcome.diagnostics if d.severity == "error"]))
+        return EXIT_FINDINGS
+    matrix = matrix_of_rules(outcome.collector.rules.values(), args.attack_version, columns)
+    sys.stdout.write(render_matrix(matrix, args.format, args.link_base))
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -285,7 +328,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"validate": cmd_validate, "check": cmd_check, "serve": cmd_serve, "worker": cmd_worker}
+COMMANDS = {
+    "validate": cmd_validate,
+    "check": cmd_check,
+    "matrix": cmd_matrix,
+    "serve": cmd_serve,
+    "worker": cmd_worker,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

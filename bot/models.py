@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 REPORT_SCHEMA = "falco-rules-bot/report/v1"
-CHECK_IDS = ("linked_issue", "dco", "signatures", "agreement", "rules")
+CHECK_IDS = ("linked_issue", "dco", "signatures", "agreement", "rules", "tags")
 
 Severity = Literal["error", "warning", "notice"]
 Status = Literal["pass", "fail", "warn", "skip", "error"]

@@ -13,12 +13,18 @@ from bot.rules.yamlsrc import DataError, load_data
 
 DEFAULTS_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config", "defaults.yml")
 
+# The kinds of finding of the `tags` check, each a key of checks.tags set to error, warning, notice or off.
+TAG_KINDS = ("misspelled_key", "maturity", "new_stable", "workload", "duplicate", "tactic_missing", "tactic_unknown",
+             "previous_version", "id_unknown", "id_retired", "tactic_mismatch", "tactic_unsupported", "compliance",
+             "pci_version", "rule_name", "desc", "priority")  # fmt: skip
 # Keys whose value must be one of a few words.
 CHOICES: dict[str, tuple[str, ...]] = {
     "checks.*.severity": ("error", "warning"),
     "checks.dco.mode": ("identity", "email-only", "presence"),
     "checks.signatures.require": ("gpg", "any", "none"),
     "checks.agreement.mode": ("status", "comment", "allowlist", "dco"),
+    "attack.version": ("19", "18.1"),
+    **{f"checks.tags.{kind}": ("error", "warning", "notice", "off") for kind in TAG_KINDS},
 }
 TYPE_NAMES = {bool: "true or false", int: "a number", str: "a string", list: "a list", dict: "a mapping"}
 
@@ -82,6 +88,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any], prefix: str, out: lis
             else:
                 out.append(_wrong_type(dotted, default, value))
             continue
+        value = _as_written(dotted, default, value)
         if type(value) is not type(default) or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
             out.append(_wrong_type(dotted, default, value))
             continue
@@ -91,6 +98,18 @@ def _merge(base: dict[str, Any], override: dict[str, Any], prefix: str, out: lis
             continue
         merged[key] = value
     return merged
+
+
+def _as_written(dotted: str, default: Any, value: Any) -> Any:
+    """A word YAML read as something else, back to the word: a bare `off` (YAML 1.1 says false) or `19` (a number)."""
+    allowed = _choices_for(dotted)
+    if not isinstance(default, str) or allowed is None or isinstance(value, str):
+        return value
+    if value is False and "off" in allowed:
+        return "off"
+    if isinstance(value, int | float) and not isinstance(value, bool) and str(value) in allowed:
+        return str(value)
+    return value
 
 
 def _wrong_type(dotted: str, default: Any, value: Any) -> Finding:

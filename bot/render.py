@@ -84,7 +84,8 @@ def render_comment(report: Any, link_base: str | None = None, draft: bool = Fals
     body = ""
     for limit in (50, 20, 10, 5, 1, 0):  # fewer findings per check until it fits; the table always stays whole
         body = render("comment.md.j2", checks=report.checks, conclusion=report.conclusion,
-                      head_sha=report.head_sha, link_base=link_base, draft=draft, limit=limit)  # fmt: skip
+                      head_sha=report.head_sha, link_base=link_base, draft=draft, limit=limit,
+                      attack=getattr(report, "attack", None), attack_text=phrases("matrix.yml"))  # fmt: skip
         if len(body) < COMMENT_LIMIT:
             break
     return body

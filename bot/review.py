@@ -2,15 +2,73 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from bot.attack import VERSIONS
 from bot.checks.registry import run_all
-from bot.checks.rules import rules_diff
+from bot.checks.rules import is_rules_file, load_order, rules_diff
+from bot.matrix import DEFAULT_ATTACK_VERSION, matrix_of_rules
 from bot.models import PullRequestSnapshot, Report
 from bot.policy import Policy
+from bot.rules.collector import Collector
+from bot.rules.diff import RuleSetDiff, diff_rulesets
+from bot.rules.engine import RulesFile, validate
+
+
+def attack_version(policy: Policy) -> str:
+    """The ATT&CK version the policy pins (`attack.version`), the newest shipped when it names none we ship."""
+    section = policy.data.get("attack") or {}
+    version = str(section.get("version", DEFAULT_ATTACK_VERSION)) if isinstance(section, dict) else ""
+    return version if version in VERSIONS else DEFAULT_ATTACK_VERSION
+
+
+def _rules(snapshot: PullRequestSnapshot, patterns: list[str], order: list[str], head: bool) -> Collector:
+    """The rule set at the head (or the base): every rules file of the snapshot, in the policy's load order."""
+    every = list(snapshot.rules_files_at_head) or list(snapshot.files)
+    texts = {f.path: f.head_text if head else f.base_text for f in every if is_rules_file(f.path, patterns)}
+    present = [p for p, t in texts.items() if t is not None]
+    return validate([RulesFile(p, texts[p] or "") for p in load_order(present, order)]).collector
+
+
+def attack_section(base: Collector, head: Collector, diff: RuleSetDiff, version: str) -> dict[str, Any]:
+    """Report.attack: where each added or changed rule lands, the tactics no rule covers once the pull request is
+    in, and the matrix of the repository's rules at the base (the default branch, for the dashboard)."""
+    matrix = matrix_of_rules(head.rules.values(), version)
+    landing = []
+    for change in diff.of("rule"):
+        cell = matrix.cell(change.name)
+        if change.change == "removed" or cell is None:
+            continue
+        landing.append(
+            {
+                "rule": change.name,
+                "status": change.change,
+                "tactics": [t.name for t in matrix.tactics_of(change.name)],
+                "techniques": list(cell.techniques),
+                "maturity": cell.maturity,
+                "file": cell.file,
+                "line": cell.line,
+            }
+        )
+    return {
+        "attack_version": matrix.attack_version,
+        "landing": landing,
+        "uncovered": [t.name for t in matrix.uncovered()],
+        "matrix": matrix_of_rules(base.rules.values(), version).to_json(),
+    }
 
 
 def review(snapshot: PullRequestSnapshot, policy: Policy) -> Report:
-    """Every enabled check on the snapshot, and the rule set diff between its base and head."""
+    """Every enabled check on the snapshot, the rule set diff between its base and head, and the ATT&CK view."""
     files_policy = policy.get("rules_files")
-    diff = rules_diff(snapshot, files_policy["patterns"], files_policy["load_order"]).to_json()
+    patterns, order = files_policy["patterns"], files_policy["load_order"]
+    touched = any(is_rules_file(f.path, patterns) and f.head_text is not None for f in snapshot.files)
+    attack = None
+    if touched:
+        base, head = _rules(snapshot, patterns, order, False), _rules(snapshot, patterns, order, True)
+        diff = diff_rulesets(base, head)
+        attack = attack_section(base, head, diff, attack_version(policy))
+    else:
+        diff = rules_diff(snapshot, patterns, order)
     checks = tuple(run_all(snapshot, policy))
-    return Report(snapshot.repo, snapshot.number, snapshot.base_sha, snapshot.head_sha, checks, rules_diff=diff)
+    return Report(snapshot.repo, snapshot.number, snapshot.base_sha, snapshot.head_sha, checks, diff.to_json(), attack)

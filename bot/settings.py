@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     review_max_attempts: int = 4  # transient GitHub failures are retried up to this many runs in all
     review_retry_delay_seconds: float = 15.0  # first retry delay; doubles on every attempt
     sweep_interval_minutes: int = 1
+    dashboard_enabled: bool | None = None  # unset: on when DASHBOARD_TOKEN or DASHBOARD_USERS is set; false: off
+    dashboard_token: str | None = None  # a bearer token (or ?token= once, then a cookie); comma list while rotating
+    dashboard_users: str = ""  # comma list of user:pbkdf2_sha256$iterations$salt$hex (python -m bot.web.auth)
+    dashboard_page_size: int = 25  # reviews per page of GET /
 
     def webhook_secrets(self) -> list[bytes]:
         """The accepted webhook secrets (several while one is being rotated)."""

@@ -8,7 +8,10 @@ from pathlib import Path
 
 from tests.gpgkeys import Key
 
-RULE = "- rule: {name}\n  desc: d.\n  condition: {cond}\n  output: x %proc.name\n  priority: INFO\n"
+RULE = (
+    "- rule: {name}\n  desc: d.\n  condition: {cond}\n  output: x %proc.name\n  priority: INFO\n"
+    "  tags: [maturity_stable, host, container, process, mitre_execution, T1059]\n"
+)
 BASE_RULES = RULE.format(name="Base", cond="evt.type = open")
 ALICE = ("Alice Doe", "alice@example.com")
 

@@ -9,6 +9,7 @@ from bot.checks.dco import check_dco
 from bot.checks.linked_issue import check_linked_issue
 from bot.checks.rules import check_rules
 from bot.checks.signatures import check_signatures
+from bot.checks.tags import check_tags
 from bot.models import CheckResult, PullRequestSnapshot
 from bot.policy import Policy
 from bot.render import phrases
@@ -22,6 +23,7 @@ CHECKS: dict[str, tuple[str, CheckFunction]] = {
     "signatures": ("Signed commits", lambda s, p: check_signatures(s, p.check("signatures"))),
     "agreement": ("CNCF agreement", lambda s, p: check_agreement(s, p.check("agreement"), p.check("dco"))),
     "rules": ("Falco rules", lambda s, p: check_rules(s, p.check("rules"), p.get("rules_files"))),
+    "tags": ("Tags and style", lambda s, p: check_tags(s, p.check("tags"), p.get("rules_files"), p.get("attack"))),
 }
 
 

@@ -518,3 +518,70 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")  # one writer at a time, across processes: reads then writes are atomic
+
+
+# -- the dashboard's reads (appended; nothing above depends on them) ------------------------------
+@dataclass(frozen=True)
+class StoredReview:
+    """A published review with its row id and when it was stored (what the dashboard lists)."""
+
+    id: int
+    created_at: float
+    record: ReviewRecord
+
+
+def _stored_review(row: Any) -> StoredReview:
+    record = ReviewRecord(row.request_id, row.repo, row.pr_number, row.head_sha, row.base_sha, row.conclusion,
+                          json.loads(row.report), row.comment_id, row.check_run_id)  # fmt: skip
+    return StoredReview(int(row.id), float(row.created_at), record)
+
+
+class DashboardReads:
+    """Read-only queries of the dashboard over a Store's engine (kept apart from the review path)."""
+
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+
+    @_guarded
+    def installations(self) -> list[Installation]:
+        """Every stored installation that was not deleted, by account name."""
+        c = installations.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(installations).where(c.deleted.is_(False)).order_by(c.account, c.id)).all()
+        return [Installation(r.id, r.account, tuple(json.loads(r.repositories)), r.suspended, r.deleted) for r in rows]
+
+    @_guarded
+    def reviewed_repositories(self) -> list[tuple[str, int, float]]:
+        """(repository, reviews, time of the last one) of every repository with a stored review."""
+        c = reviews.c
+        query = select(c.repo, func.count(c.id), func.max(c.created_at)).group_by(c.repo).order_by(c.repo)
+        with self.engine.connect() as conn:
+            return [(str(r[0]), int(r[1]), float(r[2])) for r in conn.execute(query)]
+
+    @_guarded
+    def review_count(self) -> int:
+        """How many reviews are stored."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(reviews)).scalar_one())
+
+    @_guarded
+    def recent_reviews(self, limit: int, offset: int = 0) -> list[StoredReview]:
+        """Stored reviews, newest first, `limit` of them after skipping `offset`."""
+        query = select(reviews).order_by(reviews.c.id.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [_stored_review(r) for r in conn.execute(query)]
+
+    @_guarded
+    def review(self, review_id: int) -> StoredReview | None:
+        """One stored review by its id."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(reviews).where(reviews.c.id == review_id)).first()
+        return _stored_review(row) if row is not None else None
+
+    @_guarded
+    def latest_reviews_of(self, repo: str, limit: int = 50) -> list[StoredReview]:
+        """The newest stored reviews of any pull request of `repo` (case-insensitive name), newest first."""
+        c = reviews.c
+        query = select(reviews).where(func.lower(c.repo) == repo.lower()).order_by(c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [_stored_review(r) for r in conn.execute(query)]

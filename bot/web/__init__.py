@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from bot.jobs import Jobs
 from bot.render import phrases
 from bot.settings import Settings, SettingsError
 from bot.store import Store
-from bot.web import health, intake
+from bot.web import dashboard, health, intake
 
 log = logging.getLogger("falco-rules-bot.web")
 
@@ -78,7 +78,31 @@ def create_app(settings: Settings) -> FastAPI:
         code, details = await run_in_threadpool(health.readiness, store, jobs)
         return JSONResponse(details, status_code=code)
 
+    _dashboard_routes(app, dashboard.Dashboard(settings, store))
     return app
+
+
+def _dashboard_routes(app: FastAPI, board: dashboard.Dashboard) -> None:
+    """GET /, /reviews/{id}, /repos/{owner}/{repo}/matrix: bot.web.dashboard decides; 404 as unknown when off."""
+
+    async def answer(request: Request, route: str, **args: str) -> Response:
+        page = await run_in_threadpool(board.serve, route, args, dict(request.headers), dict(request.query_params),
+                                       request.url.path, request.url.scheme == "https")  # fmt: skip
+        if page is None:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        return HTMLResponse(page.html, status_code=page.status, headers=page.headers)
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard_home(request: Request) -> Response:
+        return await answer(request, "home")
+
+    @app.get("/reviews/{review_id}", include_in_schema=False)
+    async def dashboard_review(request: Request, review_id: str) -> Response:
+        return await answer(request, "review", review_id=review_id)
+
+    @app.get("/repos/{owner}/{repo}/matrix", include_in_schema=False)
+    async def dashboard_matrix(request: Request, owner: str, repo: str) -> Response:
+        return await answer(request, "matrix", owner=owner, repo=repo)
 
 
 async def _body(request: Request, limit: int) -> bytes | None:

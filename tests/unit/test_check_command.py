@@ -14,7 +14,10 @@ from bot.gpg import gpg_available
 from tests.gpgkeys import Key, make_key
 
 ROOT = Path(__file__).resolve().parents[2]
-RULE = "- rule: {name}\n  desc: d.\n  condition: {cond}\n  output: x %proc.name\n  priority: INFO\n"
+RULE = (
+    "- rule: {name}\n  desc: d.\n  condition: {cond}\n  output: x %proc.name\n  priority: INFO\n"
+    "  tags: [maturity_stable, host, container, process, mitre_execution, T1059]\n"
+)
 pytestmark = pytest.mark.skipif(not gpg_available(), reason="gpg is not installed")
 
 
@@ -71,9 +74,11 @@ def test_a_good_contribution_passes(tmp_path: Path, alice: Key) -> None:
     commit(repo, alice, GOOD, "-S", "-s")
     body = tmp_path / "body.md"
     body.write_text("Fixes #12\n")
-    code, report = check(repo, alice, "--pr-body-file", str(body), "--issue", "#12=open")
+    policy = tmp_path / "policy.yml"
+    policy.write_text("checks:\n  tags:\n    new_stable: notice\n")  # the new rule goes to falco_rules.yaml
+    code, report = check(repo, alice, "--pr-body-file", str(body), "--issue", "#12=open", "--policy", str(policy))
     assert statuses(report) == {"linked_issue": "pass", "dco": "pass", "signatures": "pass", "agreement": "pass",
-                                "rules": "pass"}  # fmt: skip
+                                "rules": "pass", "tags": "pass"}  # fmt: skip
     assert (code, report["conclusion"]) == (0, "success")
 
 
@@ -83,13 +88,13 @@ def test_missing_sign_off_signature_and_issue_each_say_why(tmp_path: Path, alice
     code, report = check(repo, alice)
     assert code == 1 and report["conclusion"] == "failure"
     assert statuses(report) == {"linked_issue": "fail", "dco": "fail", "signatures": "fail", "agreement": "fail",
-                                "rules": "fail"}  # fmt: skip
+                                "rules": "fail", "tags": "warn"}  # fmt: skip
     findings = {c["id"]: [f["code"] for f in c["findings"]] for c in report["checks"]}
     assert findings["dco"] == ["DCO_MISSING"]
     assert findings["signatures"] == ["SIGNATURE_UNSIGNED"]
     assert findings["rules"] == ["LOAD_ERR_COMPILE_CONDITION"]
-    rules_finding = report["checks"][-1]["findings"][0]
-    assert (rules_finding["file"], rules_finding["line"]) == ("rules/falco_rules.yaml", 8)
+    rules_finding = next(c for c in report["checks"] if c["id"] == "rules")["findings"][0]
+    assert (rules_finding["file"], rules_finding["line"]) == ("rules/falco_rules.yaml", 9)
 
 
 def test_text_output_and_usage_errors(tmp_path: Path, alice: Key) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from bot.models import CheckResult, Finding, Report
@@ -61,6 +62,22 @@ REVIEW = report(
 )
 
 
+ATTACK = {
+    "attack_version": "19",
+    "landing": [
+        {"rule": "Shell in <b>container</b> | @maintainers", "status": "added", "tactics": ["Execution"],
+         "techniques": ["T1059.004"], "maturity": "incubating", "file": "rules/falco_rules.yaml", "line": 12},
+        {"rule": "Modify binary dirs", "status": "changed", "tactics": ["Persistence", "Defense Impairment"],
+         "techniques": ["T1222.002"], "maturity": "sandbox", "file": "rules/falco_rules.yaml", "line": 30},
+        {"rule": "Untagged", "status": "added", "tactics": [], "techniques": [], "maturity": None,
+         "file": "rules/falco_rules.yaml", "line": 40},
+    ],
+    "uncovered": ["Resource Development", "Collection"],
+    "matrix": {},
+}  # fmt: skip
+REVIEW = replace(REVIEW, attack=ATTACK)
+
+
 def test_comment_matches_the_golden_file() -> None:
     body = render_comment(REVIEW, link_base="https://github.com/falcosecurity/rules/blob/" + "c" * 40)
     golden = GOLDEN / "comment_review.md"
@@ -83,3 +100,15 @@ def test_a_huge_review_is_summarised_not_cut() -> None:
     assert "| Falco rules | ❌ fail | 2000 errors. |" in body
     assert "more; the check run lists every one." in body
     assert body.rstrip().endswith("</sub>")
+
+
+def test_the_attack_section_is_compact_and_escaped() -> None:
+    body = render_comment(REVIEW)
+    section = body[body.index("#### MITRE ATT&CK") : body.index("<sub>")]
+    assert "<b>" not in section and "@maintainers" not in section and "Shell in &lt;b&gt;container" in section
+    assert "| Modify binary dirs | changed | Persistence, Defense Impairment | T1222.002 | sandbox |" in section
+    assert "Tactics no rule of the repository covers: Resource Development, Collection." in section
+    many = dict(ATTACK, landing=ATTACK["landing"] * 40)  # type: ignore[operator]
+    body = render_comment(replace(REVIEW, attack=many))
+    assert body.count("| added |") + body.count("| changed |") == 20 and "… and 100 more." in body
+    assert "MITRE ATT&CK" not in render_comment(replace(REVIEW, attack=dict(ATTACK, landing=[])))

@@ -9,7 +9,7 @@ from bot.policy import defaults, resolve_policy
 
 def test_defaults_document_every_check() -> None:
     checks = defaults()["checks"]
-    assert set(checks) == {"linked_issue", "dco", "signatures", "agreement", "rules"}
+    assert set(checks) == {"linked_issue", "dco", "signatures", "agreement", "rules", "tags"}
     for settings in checks.values():
         assert {"enabled", "severity"} <= set(settings)
     policy, findings = resolve_policy(None)
@@ -64,3 +64,11 @@ def test_unreadable_config_falls_back_to_the_defaults(text: str, code: str) -> N
 
 def test_empty_config_is_the_defaults() -> None:
     assert resolve_policy("# nothing yet\n") == (resolve_policy(None)[0], [])
+
+
+def test_words_yaml_reads_as_other_types_are_taken_as_written() -> None:
+    policy, findings = resolve_policy("attack:\n  version: 18.1\nchecks:\n  tags:\n    new_stable: off\n")
+    assert findings == []
+    assert (policy.get("attack.version"), policy.get("checks.tags.new_stable")) == ("18.1", "off")
+    _, findings = resolve_policy("checks:\n  tags:\n    desc: on\n")
+    assert [f.code for f in findings] == ["POLICY_WRONG_TYPE"]

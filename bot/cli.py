@@ -90,17 +90,12 @@ def _usage_error(problem: str) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """`validate`: Falco's verdict (falco-json) or every finding (text, json, sarif)."""
-    from bot.rules.engine import EngineOptions, RulesFile, load_like_falco, validate
+    from bot.rules.engine import EngineOptions, load_like_falco, validate
     from bot.rules.yamlsrc import Limits
 
-    files = []
-    for name in args.files:
-        try:
-            with open(name, "rb") as handle:
-                files.append(RulesFile(name, handle.read()))
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            return _usage_error(_phrase("cannot_read", name=name, reason=reason))
+    files = _read_rules_files(args.files)
+    if isinstance(files, int):
+        return files
     from bot.rules.catalog import get_catalog
 
     unknown = [name for name in args.plugin if not get_catalog().has_plugin(name)]
@@ -139,6 +134,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(_text_report(files, diags))
     return EXIT_FINDINGS if outcome.errors else EXIT_OK
+
+
+def _read_rules_files(names: Sequence[str]) -> list[RulesFile] | int:
+    """The files' bytes in the order given, or the usage exit code after saying which one cannot be read."""
+    from bot.rules.engine import RulesFile
+
+    files = []
+    for name in names:
+        try:
+            with open(name, "rb") as handle:
+                files.append(RulesFile(name, handle.read()))
+        except OSError as exc:
+            return _usage_error(_phrase("cannot_read", name=name, reason=exc.strerror or str(exc)))
+    return files
 
 
 def _text(content: str | bytes) -> str:
@@ -195,15 +204,11 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     except ValueError as exc:
         known = ",".join(t.shortname for t in catalog.tactics)
         return _usage_error(text["unknown_column"].format(name=exc, version=args.attack_version, known=known))
-    from bot.rules.engine import RulesFile, validate
+    from bot.rules.engine import validate
 
-    files = []
-    for name in args.files:
-        try:
-            with open(name, "rb") as handle:
-                files.append(RulesFile(name, handle.read()))
-        except OSError as exc:
-            return _usage_error(_phrase("cannot_read", name=name, reason=exc.strerror or str(exc)))
+    files = _read_rules_files(args.files)
+    if isinstance(files, int):
+        return files
     outcome = validate(files)
     if outcome.errors:
         sys.stderr.write(_text_report(files, [d for d in outcome.diagnostics if d.severity == "error"]))

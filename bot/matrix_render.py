@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any
 from urllib.parse import quote
 
 from bot.attack import VERSIONS, load_catalog
 from bot.matrix import Cell, Matrix
-from bot.render import TEMPLATES, phrases, render
+from bot.render import phrases, render
+from bot.render import render_html as html_page
 
 _CSS_WORD = re.compile(r"^[a-z0-9-]+$")
 TACTIC_URL = "https://attack.mitre.org/tactics/{id}/"
@@ -90,24 +90,9 @@ def matrix_view(matrix: Matrix, link_base: str | None = None) -> dict[str, Any]:
     }
 
 
-@cache
-def _html_environment() -> Any:
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,  # every value is HTML-escaped; the grid template also forces it for includers
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-
-
 def render_html(matrix: Matrix, link_base: str | None = None) -> str:
     """A standalone HTML page: the grid (templates/matrix_grid.html.j2) with templates/matrix.css inlined."""
-    template = _html_environment().get_template("matrix.html.j2")
-    return str(template.render(matrix_view=matrix_view(matrix, link_base)))
+    return html_page("matrix.html.j2", matrix_view=matrix_view(matrix, link_base))
 
 
 def render_markdown(matrix: Matrix, link_base: str | None = None) -> str:

@@ -57,14 +57,15 @@ def fix_block(hint: str) -> str:
 
 
 @cache
-def _environment() -> Any:
+def _environment(html: bool = False) -> Any:
     from urllib.parse import quote
 
     import jinja2  # imported only when a Markdown or HTML template is rendered (not on the validate path)
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=False,  # Markdown: every piece of user content goes through the md filters instead
+        # Markdown: every piece of user content goes through the md filters; HTML: every value is escaped.
+        autoescape=html,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -75,8 +76,13 @@ def _environment() -> Any:
 
 
 def render(name: str, **context: Any) -> str:
-    """Render template `name` of templates/."""
+    """Render template `name` of templates/ (Markdown and text: values as they are)."""
     return str(_environment().get_template(name).render(**context))
+
+
+def render_html(name: str, **context: Any) -> str:
+    """Render HTML template `name` of templates/ with every value escaped."""
+    return str(_environment(True).get_template(name).render(**context))
 
 
 def render_comment(report: Any, link_base: str | None = None, draft: bool = False) -> str:

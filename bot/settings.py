@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     dashboard_token: str | None = None  # a bearer token (or ?token= once, then a cookie); comma list while rotating
     dashboard_users: str = ""  # comma list of user:pbkdf2_sha256$iterations$salt$hex (python -m bot.web.auth)
     dashboard_page_size: int = 25  # reviews per page of GET /
+    github_client_id: str | None = None  # the App's OAuth client id: with the secret, "Sign in with GitHub" is on
+    github_client_secret: str | None = None  # the App's OAuth client secret
+    dashboard_session_secret: str | None = None  # signs the sign-in cookies (required with OAuth; 32+ characters)
+    dashboard_url: str | None = None  # the dashboard's public address (the OAuth callback); default: the Host header
+    dashboard_session_hours: float = 8.0  # how long a GitHub sign-in lasts (what the person may read is kept as long)
 
     def webhook_secrets(self) -> list[bytes]:
         """The accepted webhook secrets (several while one is being rotated)."""
@@ -81,6 +86,10 @@ class Settings(BaseSettings):
                 reason = exc.strerror or str(exc)
                 raise SettingsError(_say("cannot_read_key", path=self.github_private_key_path, reason=reason)) from exc
         return None
+
+    def oauth_enabled(self) -> bool:
+        """Both the App's OAuth client id and secret are configured: "Sign in with GitHub" is on."""
+        return bool(self.github_client_id and self.github_client_secret)
 
     def has_app_credentials(self) -> bool:
         """Both the App id and a private key are configured."""

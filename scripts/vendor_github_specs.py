@@ -50,6 +50,9 @@ OPERATIONS = [
     ("patch", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
     ("get", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
     ("get", "/repos/{owner}/{repo}/contents/{path}"),
+    ("get", "/user"),
+    ("get", "/user/installations"),
+    ("get", "/user/installations/{installation_id}/repositories"),
 ]
 
 # Webhook events (and, for pull_request, the actions) whose examples are kept.

@@ -16,6 +16,10 @@ bot/github/client.py and is re-exported here:
     gh.reply("owner/repo", number, body) -> int        # a new comment (command replies only)
     gh.minimize(node_id)
 
+    # the dashboard's "Sign in with GitHub" (the App's OAuth web flow, a user-to-server token):
+    token = exchange_oauth_code(web_url, client_id, client_secret, code, redirect_uri)
+    user_repositories(api_url, token) -> OAuthUser(login, repositories)  # what the user can read, installations
+
 Every method raises GitHubError (with `transient` True for 5xx, timeouts and rate limits that outlived
 the retries) and nothing else from PyGithub or requests.
 """
@@ -100,7 +104,21 @@ class Published:
     comment_created: bool
 
 
-from bot.github.client import GitHubApp, InstallationClient  # noqa: E402
+@dataclass(frozen=True)
+class OAuthUser:
+    """Who signed in with the App's OAuth flow, and the full names of the repositories of the App's installations
+    they can read (exchange_oauth_code, then user_repositories)."""
+
+    login: str
+    repositories: tuple[str, ...]
+
+
+from bot.github.client import (  # noqa: E402
+    GitHubApp,
+    InstallationClient,
+    exchange_oauth_code,
+    user_repositories,
+)
 
 __all__ = [
     "CHECK_NAME",
@@ -111,7 +129,10 @@ __all__ = [
     "GitHubApp",
     "GitHubError",
     "InstallationClient",
+    "OAuthUser",
     "Published",
     "PullRequestData",
     "ReviewInputs",
+    "exchange_oauth_code",
+    "user_repositories",
 ]

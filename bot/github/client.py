@@ -38,6 +38,7 @@ from bot.github import (
     POLICY_PATH,
     CommentData,
     GitHubError,
+    OAuthUser,
     Published,
     PullRequestData,
     ReviewInputs,
@@ -681,3 +682,79 @@ class InstallationClient:
 
 def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# -- the App's OAuth web flow (dashboard sign-in): a user-to-server token, and what its user may read ------------
+_OAUTH_PAGES = 50  # at most 50 pages (of installations, or of the repositories of one installation)
+_OAUTH_PER_PAGE = 100
+
+
+def exchange_oauth_code(web_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str,
+                        timeout: float = 15.0) -> str:  # fmt: skip
+    """The user-to-server token GitHub gives for an authorization `code` (POST {web}/login/oauth/access_token)."""
+    try:
+        response = requests.post(f"{web_url.rstrip('/')}/login/oauth/access_token", timeout=timeout,
+                                 headers={"Accept": "application/json", "User-Agent": "falco-rules-bot"},
+                                 data={"client_id": client_id, "client_secret": client_secret, "code": code,
+                                       "redirect_uri": redirect_uri})  # fmt: skip
+    except requests.RequestException as exc:
+        raise GitHubError(f"OAuth code exchange: {type(exc).__name__}", transient=True) from None
+    if response.status_code != 200:
+        raise GitHubError(f"OAuth code exchange: HTTP {response.status_code}", response.status_code,
+                          response.status_code >= 500)  # fmt: skip
+    try:
+        data = response.json()
+    except ValueError:
+        raise GitHubError("OAuth code exchange: the answer is not JSON", response.status_code) from None
+    token = data.get("access_token") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        error = data.get("error") if isinstance(data, dict) else None
+        raise GitHubError(f"OAuth code exchange refused: {error or 'no access_token'}", 401)
+    return token
+
+
+def user_repositories(api_url: str, token: str, timeout: float = 15.0) -> OAuthUser:
+    """The token's user (GET /user) and the repositories they can read in the App's installations
+    (GET /user/installations, GET /user/installations/{id}/repositories, every page)."""
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
+                            "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "falco-rules-bot"})  # fmt: skip
+    base = api_url.rstrip("/")
+    try:
+        login = str(_oauth_get(session, f"{base}/user", timeout)[0]["login"])
+        names: list[str] = []
+        for installation in _oauth_pages(session, f"{base}/user/installations", "installations", timeout):
+            url = f"{base}/user/installations/{int(installation['id'])}/repositories"
+            names += [str(r["full_name"]) for r in _oauth_pages(session, url, "repositories", timeout)]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GitHubError(f"OAuth user repositories: unexpected answer ({exc})") from None
+    finally:
+        session.close()
+    return OAuthUser(login, tuple(dict.fromkeys(names)))
+
+
+def _oauth_get(session: requests.Session, url: str, timeout: float,
+               params: dict[str, Any] | None = None) -> tuple[Any, str | None]:  # fmt: skip
+    """The JSON of a GET, and the next page's URL (Link rel=next)."""
+    try:
+        response = session.get(url, params=params, timeout=timeout)
+    except requests.RequestException as exc:
+        raise GitHubError(f"GET {url}: {type(exc).__name__}", transient=True) from None
+    if response.status_code != 200:
+        status = response.status_code
+        raise GitHubError(f"GET {url}: HTTP {status}", status, status >= 500 or status == 429)
+    following = response.links.get("next", {}).get("url")
+    return response.json(), following
+
+
+def _oauth_pages(session: requests.Session, url: str, key: str, timeout: float) -> list[dict[str, Any]]:
+    """Every item under `key` of a paginated listing."""
+    items: list[dict[str, Any]] = []
+    data, following = _oauth_get(session, url, timeout, {"per_page": _OAUTH_PER_PAGE})
+    items += data[key]
+    for _ in range(_OAUTH_PAGES - 1):
+        if not following:
+            break
+        data, following = _oauth_get(session, following, timeout)
+        items += data[key]
+    return items

@@ -83,14 +83,18 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _dashboard_routes(app: FastAPI, board: dashboard.Dashboard) -> None:
-    """GET /, /reviews/{id}, /repos/{owner}/{repo}/matrix: bot.web.dashboard decides; 404 as unknown when off."""
+    """GET /, /reviews/{id}, /repos/{owner}/{repo}/matrix, and the GitHub sign-in's /login, /login/callback,
+    /logout: bot.web.dashboard decides; 404 as unknown when off."""
 
     async def answer(request: Request, route: str, **args: str) -> Response:
         page = await run_in_threadpool(board.serve, route, args, dict(request.headers), dict(request.query_params),
                                        request.url.path, request.url.scheme == "https")  # fmt: skip
         if page is None:
             return JSONResponse({"detail": "Not Found"}, status_code=404)
-        return HTMLResponse(page.html, status_code=page.status, headers=page.headers)
+        response = HTMLResponse(page.html, status_code=page.status, headers=page.headers)
+        for cookie in page.cookies:
+            response.headers.append("set-cookie", cookie)
+        return response
 
     @app.get("/", include_in_schema=False)
     async def dashboard_home(request: Request) -> Response:
@@ -103,6 +107,18 @@ def _dashboard_routes(app: FastAPI, board: dashboard.Dashboard) -> None:
     @app.get("/repos/{owner}/{repo}/matrix", include_in_schema=False)
     async def dashboard_matrix(request: Request, owner: str, repo: str) -> Response:
         return await answer(request, "matrix", owner=owner, repo=repo)
+
+    @app.get("/login", include_in_schema=False)
+    async def dashboard_login(request: Request) -> Response:
+        return await answer(request, "login")
+
+    @app.get("/login/callback", include_in_schema=False)
+    async def dashboard_callback(request: Request) -> Response:
+        return await answer(request, "callback")
+
+    @app.get("/logout", include_in_schema=False)
+    async def dashboard_logout(request: Request) -> Response:
+        return await answer(request, "logout")
 
 
 async def _body(request: Request, limit: int) -> bytes | None:

@@ -1,5 +1,7 @@
 """Who may see the dashboard, free of any web framework: DASHBOARD_TOKEN (bearer, or ?token= once then an
-HttpOnly cookie) and DASHBOARD_USERS (HTTP basic auth against PBKDF2 hashes); off unless one is configured."""
+HttpOnly cookie) and DASHBOARD_USERS (HTTP basic auth against PBKDF2 hashes), who see everything; people signed in
+with GitHub (GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET, bot.web.oauth), who see the repositories they can read;
+off unless one of them is configured."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from bot.settings import Settings
+from bot.web.oauth import EVERYONE, SignIn, Viewer
 
 log = logging.getLogger("falco-rules-bot.dashboard")
 
@@ -29,10 +32,12 @@ _REMEMBERED = 256  # good basic credentials remembered (as digests) so PBKDF2 ru
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do with a request: off (answer as an unknown route), allow, deny (401), or sign in (303 + cookie)."""
+    """What to do with a request: off (answer as an unknown route), allow, deny (401), or sign in (303 + cookie);
+    an allowed request shows what its viewer may read."""
 
     kind: Literal["off", "allow", "deny", "signin"]
     headers: tuple[tuple[str, str], ...] = ()
+    viewer: Viewer = EVERYONE
 
 
 def hash_password(password: str, salt: str | None = None, iterations: int = ITERATIONS) -> str:
@@ -77,13 +82,15 @@ def _same(given: str, expected: str) -> bool:
 class Gate:
     """The dashboard's access decisions for one process's settings."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, signin: SignIn | None = None) -> None:
         self.tokens = [t.strip() for t in (settings.dashboard_token or "").split(",") if t.strip()]
         self.users = parse_users(settings.dashboard_users)
         self.sessions = [session_value(t) for t in self.tokens]
-        self.on = bool(self.tokens or self.users) and settings.dashboard_enabled is not False
+        self.signin = signin or SignIn(settings)
+        self.on = bool(self.tokens or self.users or self.signin.on) and settings.dashboard_enabled is not False
         if settings.dashboard_enabled and not self.on:
-            log.warning("DASHBOARD_ENABLED is set but neither DASHBOARD_TOKEN nor DASHBOARD_USERS: dashboard off")
+            log.warning("DASHBOARD_ENABLED is set but none of DASHBOARD_TOKEN, DASHBOARD_USERS, GITHUB_CLIENT_ID: "
+                        "dashboard off")  # fmt: skip
         self._remembered: dict[bytes, None] = {}
 
     def challenge(self) -> str:
@@ -110,6 +117,9 @@ class Gate:
             return Decision("allow")
         if self._cookie_ok(lowered.get("cookie", "")):
             return Decision("allow")
+        viewer = self.signin.viewer(lowered.get("cookie", ""))
+        if viewer is not None:
+            return Decision("allow", viewer=viewer)
         return self._deny()
 
     def _deny(self) -> Decision:

@@ -180,6 +180,9 @@ class Emulator:
         self.token_ttl: float = 3600
         self.blob_truncate_bytes: int = 10_000_000
         self.rate_limit = 5000
+        self.oauth_user: str | None = None  # who signs in at GET /login/oauth/authorize (tests/emulator/oauth.py)
+        self.oauth_codes: dict[str, Any] = {}
+        self.user_tokens: dict[str, Any] = {}
         self._rate: dict[str, list[int]] = {}
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -311,6 +314,7 @@ class Emulator:
                 name=name or slug,
                 owner=owner,
                 client_id=f"Iv23li{secrets.token_hex(7)}",
+                client_secret=secrets.token_hex(20),
                 node_id=node_id("Integration", app_id),
                 public_key_pem=public,
                 permissions=permissions

@@ -35,10 +35,11 @@ class Resp:
 
 @dataclass
 class Auth:
-    kind: str  # jwt | installation | anonymous
+    kind: str  # jwt | installation | user | anonymous
     app: App | None = None
     installation: Installation | None = None
     token: Token | None = None
+    user: str | None = None  # the login a user-to-server token acts for (tests/emulator/oauth.py)
 
 
 @dataclass

@@ -17,7 +17,7 @@ import jwt
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from . import gitstore, rest, specs
+from . import gitstore, oauth, rest, specs
 from .rest import Auth, Ctx, Resp, error
 
 if TYPE_CHECKING:
@@ -162,6 +162,8 @@ class Handler(BaseHTTPRequestHandler):
         git_match = GIT_PATH.match(path)
         if git_match:
             self.git_http(git_match, query_text, headers, body)
+            return
+        if path.startswith("/login/oauth/") and oauth.serve_web(self, path, query_text, headers, body):
             return
         if path.startswith("/api/v3/"):
             api_path = path[len("/api/v3") :]
@@ -379,6 +381,8 @@ class Handler(BaseHTTPRequestHandler):
             return Auth("anonymous"), error(401, "Bad credentials", rest.DOCS)
         if credential.count(".") == 2 and not credential.startswith("gh"):
             return self.authenticate_jwt(credential)
+        if credential.startswith("ghu_"):
+            return oauth.authenticate(emu, credential)
         with emu.lock:
             token = emu.tokens.get(credential)
         if token is None or token.expires_at <= time.time():
@@ -511,6 +515,8 @@ def rate_identity(auth: Auth) -> str:
     """Whose rate limit a call counts against: the installation, the App (JWT), or anonymous."""
     if auth.installation is not None:
         return f"installation:{auth.installation.id}"
+    if auth.user is not None:
+        return f"user:{auth.user}"
     if auth.app is not None:
         return f"app:{auth.app.id}"
     return "anonymous"

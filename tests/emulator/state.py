@@ -35,6 +35,7 @@ class App:
     name: str = ""
     owner: str = ""
     client_id: str = ""
+    client_secret: str = field(default="", repr=False)  # the OAuth web flow's (tests/emulator/oauth.py)
     node_id: str = ""
     public_key_pem: str = field(default="", repr=False)
     bot_user_id: int = 0

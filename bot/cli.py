@@ -68,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only these tactics, by shortname (execution,defense-evasion,...) or ID")  # fmt: skip
     mtx.add_argument("--link-base", default=None, metavar="URL",
                      help="link each rule to URL/FILE#LLINE (e.g. https://github.com/ORG/REPO/blob/REF)")  # fmt: skip
-    srv = sub.add_parser("serve", help="run the GitHub App: webhook intake, with the review queue's consumer inside")
+    srv = sub.add_parser(
+        "serve",
+        help="run the GitHub App: webhook intake, with the review queue's consumer "
+        "inside (none with REDIS_URL: run `worker` processes)",
+    )
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=8000)
     sub.add_parser("worker", help="run a standalone consumer of the review queue (scale-out mode)")
@@ -297,7 +301,8 @@ def _server_settings() -> Settings | int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """`serve`: uvicorn on HOST:PORT with the embedded queue consumer; refuses to start without a webhook secret."""
+    """`serve`: uvicorn on HOST:PORT, with the embedded queue consumer unless REDIS_URL selects scale-out mode
+    (then it only verifies and enqueues); refuses to start without a webhook secret."""
     from bot.settings import SettingsError
     from bot.web.server import serve
 

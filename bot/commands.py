@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 ALLOWED = frozenset({"admin", "maintain", "write"})  # collaborator permissions that may ask for a re-check
 REPLY_WINDOW = 3600.0  # at most one polite reply per pull request and kind in this many seconds
+ACK_WINDOW = 30.0  # at most one 👀 reaction to /recheck per pull request in this many seconds
 COMMANDS = ("recheck", "help")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _QUOTE = re.compile(r" {0,3}>")
@@ -141,7 +142,9 @@ def handle_comment(request: Request, store: Store, gh: InstallationClient, slug:
         done: list[str] = []
         if "recheck" in commands:
             if allowed:
-                if comment_id is not None:
+                # One acknowledgement per burst: a flood of /recheck must not spend the installation's paced
+                # writes (one a second) on reactions while the review it coalesces into waits behind them.
+                if comment_id is not None and store.take_reply_slot(repo, number, "recheck_ack", ACK_WINDOW):
                     gh.react(repo, comment_id, "eyes")
                 new = NewRequest(repo, number, request.installation_id, "recheck", command_comment_id=comment_id)
                 queue(store.add_review_request(new, delivery_id=request.delivery_id))

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from huey import SqliteHuey, crontab
+from huey import RedisHuey, SqliteHuey, crontab
 from huey.consumer import ConsumerStopped
 
 from bot.commands import draft_mode, handle_comment, is_agreement
@@ -67,16 +67,27 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _queue(settings: Settings) -> Any:
+    """Huey's Redis queue when REDIS_URL is set (scale-out: workers anywhere), else its SQLite file (one machine)."""
+    if settings.redis_url:
+        try:
+            return RedisHuey("falco-rules-bot", url=settings.redis_url, results=False, utc=True)
+        except ValueError as exc:  # a URL redis-py cannot read
+            raise SettingsError(f"REDIS_URL: {exc}") from exc
+    path = settings.queue_file()
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"QUEUE_PATH: {path}: {exc.strerror or exc}") from exc
+    return SqliteHuey("falco-rules-bot", filename=path, results=False, utc=True)
+
+
 class Jobs:
     """The queue of one process, its consumer, and the jobs."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
-        if settings.redis_url:
-            raise SettingsError(str(phrases("review.yml")["server"]["redis_unsupported"]))
-        path = settings.queue_file()
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.settings, self.store = settings, store
-        self.huey = SqliteHuey("falco-rules-bot", filename=path, results=False, utc=True)
+        self.huey = _queue(settings)
         self._task = self.huey.task(name="request")(self.run)
         every = max(1, min(settings.sweep_interval_minutes, 59))
         self.huey.periodic_task(crontab(minute=f"*/{every}"), name="sweep")(self.sweep)
@@ -149,7 +160,7 @@ class Jobs:
 
     def start_consumer(self) -> None:
         """Run the consumer's threads inside this process (the embedded mode of `serve`)."""
-        consumer = self._make_consumer(self.settings.workers)
+        consumer = self._make_consumer(self.settings.embedded_workers())
         consumer._set_signal_handlers = lambda: None  # the web server owns this process's signals
         consumer.start()
         self._consumer = consumer

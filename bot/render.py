@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
@@ -26,13 +27,23 @@ def phrases(name: str) -> dict[str, Any]:
 
 COMMENT_LIMIT = 65_536  # GitHub's limit on an issue comment's body
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+!|~>"})
+# C0 and C1 controls (but tab and newline), and the bidirectional overrides that make text read otherwise than it is.
+_CONTROL_POINTS = [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), 0x200E, 0x200F, *range(0x202A, 0x202F)]
+_CONTROLS = str.maketrans(dict.fromkeys([*_CONTROL_POINTS, *range(0x2066, 0x206A)], "\ufffd"))
+ZWSP = "\u200b"  # GitHub links `@user`, `#12` and `GH-12` only when nothing sits between the sign and the name
+_GH_REFERENCE = re.compile(r"(?i)\b(gh-)(?=\d)")
+VALUE_LIMIT = 4000  # characters of one escaped value; longer ones are cut (a comment has 65,536 in all)
 
 
 def escape_markdown(text: object) -> str:
-    """User content made inert: no HTML, no Markdown structure, no @-mentions."""
-    value = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    value = value.translate(_MD_SPECIAL).replace("@", "@\u200b")
-    return value
+    """User content made inert: no HTML, no Markdown structure, no @-mentions, no #/GH- references, no controls."""
+    value = str(text)
+    if len(value) > VALUE_LIMIT:
+        value = value[:VALUE_LIMIT] + "…"
+    value = value.replace("\r\n", "\n").translate(_CONTROLS)
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    value = value.translate(_MD_SPECIAL).replace("@", "@" + ZWSP).replace("#", "#" + ZWSP)
+    return _GH_REFERENCE.sub(lambda m: m.group(1) + ZWSP, value)
 
 
 def escape_cell(text: object) -> str:
@@ -46,7 +57,9 @@ def fix_block(hint: str) -> str:
     code: list[str] = []
     for line in [*str(hint).splitlines(), ""]:
         if line.startswith("    "):
-            code.append(line[4:].replace("```", "'''"))
+            # a command cannot close its fence, carry the comment's marker or hide control characters
+            command = line[4 : 4 + VALUE_LIMIT].translate(_CONTROLS)
+            code.append(command.replace("```", "'''").replace("<!--", "<" + ZWSP + "!--"))
             continue
         if code:
             out.extend(["```sh", *code, "```"])

@@ -33,11 +33,11 @@ class Settings(BaseSettings):
     data_dir: str = "./var"
     database_url: str | None = None  # default sqlite:///<data dir>/falco-rules-bot.db
     queue_path: str | None = None  # default <data dir>/queue.db (Huey's SQLite queue)
-    redis_url: str | None = None
+    redis_url: str | None = None  # redis://...: Huey's Redis queue (scale-out); `serve` then embeds no consumer
     log_level: str = "INFO"
     max_body_bytes: int = 25 * MIB
-    workers: int = 2  # consumer threads
-    embedded_worker: bool = True  # `serve` runs the queue consumer in its own process
+    workers: int = 2  # consumer threads (of `worker`, and of `serve`'s embedded consumer)
+    embedded_worker: bool = True  # `serve` runs the queue consumer in its own process (see embedded_workers)
     review_delay_seconds: float = 2.0  # debounce: a burst of events for one PR becomes one review
     review_lease_seconds: float = 600.0  # a running review not finished by then is taken over
     review_max_attempts: int = 4  # transient GitHub failures are retried up to this many runs in all
@@ -65,6 +65,22 @@ class Settings(BaseSettings):
     def database(self) -> str:
         """The SQLAlchemy URL of the store."""
         return self.database_url or f"sqlite:///{os.path.join(self.data_dir, 'falco-rules-bot.db')}"
+
+    def embedded_workers(self) -> int:
+        """The consumer threads `serve` runs in its own process.
+
+        Embedded mode (no REDIS_URL): WORKERS. Scale-out mode (REDIS_URL set): none, `falco-rules-bot worker`
+        processes consume, unless WORKERS is set explicitly. EMBEDDED_WORKER=false: none in either mode.
+        """
+        if not self.embedded_worker:
+            return 0
+        if self.redis_url and "workers" not in self.model_fields_set:
+            return 0
+        return self.workers
+
+    def scale_out(self) -> bool:
+        """Whether the queue is Redis (any number of `worker` processes, on any number of machines)."""
+        return bool(self.redis_url)
 
     def queue_file(self) -> str:
         """The file of Huey's SQLite queue."""

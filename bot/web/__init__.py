@@ -27,9 +27,7 @@ def check_settings(settings: Settings) -> None:
     """Raise SettingsError when `serve` cannot run safely with these settings."""
     if not settings.webhook_secrets():
         raise SettingsError(_server_say("no_secret"))
-    if settings.redis_url:
-        raise SettingsError(_server_say("redis_unsupported"))
-    if settings.embedded_worker and settings.workers > 0 and not settings.has_app_credentials():
+    if settings.embedded_workers() > 0 and not settings.has_app_credentials():
         raise SettingsError(_server_say("no_credentials"))
 
 
@@ -38,7 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     check_settings(settings)
     store = Store(settings.database())
     jobs = Jobs(settings, store)
-    consume = settings.embedded_worker and settings.workers > 0
+    consume = settings.embedded_workers() > 0  # scale-out (REDIS_URL): only verify and enqueue, by default
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -51,7 +51,7 @@ def delivery_of(event: str, delivery_id: str, payload: dict[str, Any]) -> Delive
 
 def plan(event: str, payload: dict[str, Any], check_name: str, app_id: int | None = None) -> Plan:
     """The plan for one verified delivery (an empty plan: ignored)."""
-    action = payload.get("action")
+    action = _str(payload.get("action"))  # a list or a mapping here must not reach a set lookup below
     repo = _str(dig(payload, "repository", "full_name"))
     installation = _int(dig(payload, "installation", "id"))
     if event in ("installation", "installation_repositories"):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import BotServer
+from tests.e2e.harness import BotServer, ScaleOutGroup
 from tests.emulator import Emulator
 from tests.gpgkeys import Key, people
 
@@ -36,9 +36,23 @@ def app(emu: Emulator) -> Any:
     return emu.create_app(slug="falco-rules-bot")
 
 
+MODES = ("embedded", "scaleout")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every scenario of this directory runs in both modes (other suites importing `server` get the embedded one)."""
+    if "server" in metafunc.fixturenames:
+        metafunc.parametrize("server", MODES, indirect=True, scope="module")
+
+
 @pytest.fixture(scope="module")
-def server(emu: Emulator, app: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:
-    bot = BotServer(emu, app, tmp_path_factory.mktemp("bot-data")).start()
+def server(request: pytest.FixtureRequest, emu: Emulator, app: Any,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:  # fmt: skip
+    """The bot in either mode: one `serve` with its embedded consumer (SQLite, Huey's SQLite queue), or scale-out:
+    two `serve` processes taking deliveries in turn and three `worker` processes, over PostgreSQL and Redis."""
+    data = tmp_path_factory.mktemp("bot-data")
+    mode = getattr(request, "param", "embedded")
+    bot = (ScaleOutGroup(emu, app, data) if mode == "scaleout" else BotServer(emu, app, data)).start()
     try:
         yield bot
     finally:

@@ -47,11 +47,11 @@ def wait_for(what: Callable[[], Any], timeout: float = 40.0, interval: float = 0
 class BotServer:
     """`falco-rules-bot serve` in its own process, configured to speak to the emulator."""
 
-    def __init__(self, emu: Emulator, app: Any, data_dir: Path, **settings: str) -> None:
+    def __init__(self, emu: Emulator, app: Any, data_dir: Path, **settings: str | None) -> None:
         self.emu, self.app, self.data_dir = emu, app, data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.settings = settings
+        self.settings = settings  # a None value unsets the variable
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "server.log"
 
@@ -68,17 +68,25 @@ class BotServer:
             WORKERS="2",
             LOG_LEVEL="INFO",
         )
-        env.update(self.settings)
+        for key, value in self.settings.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
         return env
 
     def start(self) -> BotServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        out = open(self.log, "ab")  # noqa: SIM115 - the process writes to it until it stops
-        cmd = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT)
-        out.close()
+        self.proc = self._spawn("serve", "--host", "127.0.0.1", "--port", str(self.port))
         wait_for(self._healthy, timeout=30)
         return self
+
+    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        out = open(self.log, "ab")  # noqa: SIM115 - the process writes to it until it stops
+        proc = subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=ROOT, env=self.env(), stdout=out,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+        out.close()
+        return proc
 
     def _healthy(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
@@ -171,3 +179,65 @@ class World:
 
     def bot_comments(self, number: int) -> list[dict[str, Any]]:
         return [c for c in self.emu.comments(self.repo_name, number) if c["user"] == self.app.bot_login]
+
+
+class ScaleOutGroup(BotServer):
+    """Scale-out mode: `serve` processes sharing PostgreSQL and Redis (deliveries alternate between them, each
+    only verifying and enqueuing) and `worker` processes consuming, all started by the tests (tests/scaleout)."""
+
+    def __init__(self, emu: Emulator, app: Any, data_dir: Path, webs: int = 2, workers: int = 3,
+                 **settings: str | None) -> None:  # fmt: skip
+        from tests.scaleout import servers
+
+        self.database_url = servers.postgres().fresh_url()
+        shared: dict[str, str | None] = {"DATABASE_URL": self.database_url, "REDIS_URL": servers.redis().fresh_url()}
+        super().__init__(emu, app, data_dir, **shared, **settings)
+        web_settings = {**shared, **settings, "WORKERS": None}  # unset: `serve` embeds no consumer
+        self.webs = [BotServer(emu, app, data_dir / f"web{i}", **web_settings) for i in range(webs)]
+        self.url = self.webs[0].url
+        self.worker_count = workers
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self._turn = itertools.count()
+
+    def start(self) -> ScaleOutGroup:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for web in self.webs:
+            web.start()
+        for _ in range(self.worker_count):
+            self.start_worker()
+        return self
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        """One more `falco-rules-bot worker` process."""
+        proc = self._spawn("worker")
+        self.workers.append(proc)
+        return proc
+
+    def kill_worker(self, pid: int) -> None:
+        """SIGKILL the worker with this process id: no chance to finish or hand anything over."""
+        for proc in self.workers:
+            if proc.pid == pid:
+                proc.kill()
+                proc.wait()
+                self.workers.remove(proc)
+                return
+        raise AssertionError(f"no worker has the process id {pid}")
+
+    def stop(self, kill: bool = False) -> None:
+        for web in self.webs:
+            web.stop(kill)
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.workers = []
+
+    def deliver(self, event: str, action: str | None, **kwargs: Any) -> tuple[int, Any]:
+        """A signed webhook to the next web process in turn."""
+        web = self.webs[next(self._turn) % len(self.webs)]
+        return web.deliver(event, action, **kwargs)

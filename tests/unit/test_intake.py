@@ -277,6 +277,13 @@ def test_the_embedded_consumer_needs_credentials(tmp_path: Path) -> None:
                                 github_private_key_path=None))  # fmt: skip
 
 
-def test_redis_is_not_in_this_version(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="REDIS_URL"):
-        create_app(settings_for(tmp_path, redis_url="redis://localhost:6379/0"))
+def test_redis_selects_scale_out_where_serve_only_enqueues(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, redis_url="redis://127.0.0.1:1/0", embedded_worker=True, github_app_id=None,
+                            github_private_key=None, github_private_key_path=None)  # fmt: skip
+    assert settings.embedded_workers() == 0  # no consumer inside, so no App credentials needed to take webhooks
+    app = create_app(settings)
+    assert type(app.state.jobs.huey).__name__ == "RedisHuey"
+    assert (
+        settings_for(tmp_path, redis_url="redis://127.0.0.1:1/0", embedded_worker=True, workers=3).embedded_workers()
+        == 3
+    )

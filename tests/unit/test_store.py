@@ -1,9 +1,12 @@
-"""The store on a real SQLite file: migrations, delivery dedupe, generations, leases, signatures, replies."""
+"""The store on a real SQLite file and on a real PostgreSQL (started by the tests): migrations, delivery
+dedupe, generations, leases, signatures, replies; and the races of several processes, each with its own Store."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,23 +20,57 @@ from bot.store import (
     Store,
     StoreError,
 )
+from tests.scaleout import servers
 
 T0 = 1_800_000_000.0
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty store's URL: a SQLite file, or a database of the test run's own PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
+    return servers.postgres().fresh_url()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(f"sqlite:///{tmp_path / 'data' / 'bot.db'}")
+def store(url: str) -> Iterator[Store]:
+    s = Store(url)
     s.migrate()
-    return s
+    yield s
+    s.close()
+
+
+def race(url: str, n: int, work: Callable[[Store, int], Any]) -> list[Any]:
+    """`work(store, i)` in `n` threads at once, each with its own Store (its own connections, like processes)."""
+    stores = [Store(url) for _ in range(n)]
+    results: list[Any] = [None] * n
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(stores[i], i)
+        except BaseException as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.close()
+    assert errors == []
+    return results
 
 
 def pr(number: int = 1, head: str | None = "a" * 40, **kw: object) -> NewRequest:
     return NewRequest("falco/rules", number, 7, "pull_request.opened", head_sha=head, **kw)  # type: ignore[arg-type]
 
 
-def test_migrations_from_empty_and_again(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'new' / 'bot.db'}"
+def test_migrations_from_empty_and_again(url: str) -> None:
     latest = MIGRATIONS[-1][0]
     assert Store(url).migrate() == latest
     assert Store(url).migrate() == latest  # idempotent
@@ -43,25 +80,31 @@ def test_migrations_from_empty_and_again(tmp_path: Path) -> None:
         assert Store(url).count(table) == 0
 
 
-def test_two_processes_migrating_together(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'race.db'}"
-    results: list[int] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            results.append(Store(url).migrate())
-        except BaseException as exc:  # pragma: no cover - the assertion below reports it
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+def test_two_processes_migrating_together(url: str) -> None:
+    results = race(url, 6, lambda s, _i: s.migrate())
     assert results == [MIGRATIONS[-1][0]] * 6
     assert Store(url).count("schema_version") == len(MIGRATIONS)
+
+
+def test_the_same_delivery_to_several_web_processes_is_one_job(store: Store, url: str) -> None:
+    d = Delivery("guid-race", "pull_request", "synchronize", "falco/rules", 7)
+    results = race(url, 8, lambda s, _i: s.record_delivery(d, [pr()]))
+    assert sum(r is not None for r in results) == 1  # one 202; the others see a duplicate (200), none fails
+    assert [r for r in results if r is not None] == [[1]]
+    assert (store.count("deliveries"), store.count("review_requests")) == (1, 1)
+
+
+def test_concurrent_requests_of_one_pull_request_get_distinct_generations(store: Store, url: str) -> None:
+    race(url, 8, lambda s, i: s.record_delivery(Delivery(f"g{i}", "pull_request", "synchronize"), [pr()]))
+    assert sorted(r.generation for r in store.requests_for("falco/rules", 1)) == list(range(1, 9))
+
+
+def test_one_worker_claims_a_job_and_one_holds_the_pr_lock(store: Store, url: str) -> None:
+    rid = store.add_review_request(pr())
+    claims = race(url, 8, lambda s, i: s.claim(rid, f"w{i}", lease=60))
+    assert sum(c is not None for c in claims) == 1
+    locks = race(url, 8, lambda s, i: s.acquire_pr_lock("falco/rules", 1, f"w{i}", ttl=60))
+    assert locks.count(True) == 1
 
 
 def test_a_delivery_is_recorded_once_with_its_requests(store: Store) -> None:

@@ -285,7 +285,7 @@ class Jobs:
     def _review(self, request: Request, progress: _Progress) -> tuple[str, str]:
         from bot.checkrun import check_run_output
         from bot.checks.rules import is_rules_file
-        from bot.github import GitHubError
+        from bot.github import CommentData, GitHubError
         from bot.policy import resolve_policy
         from bot.render import render_comment
         from bot.review import review
@@ -320,6 +320,11 @@ class Jobs:
             store.record_review(ReviewRecord(request.id, repo, number, report.head_sha, report.base_sha, "neutral",
                                              report.to_json(), None, run_id))  # fmt: skip
             return "done", f"no rules file changed in {pull.head_sha[:12]}"
+        if inputs.comment is None:
+            # GitHub showed the last 100 comments only: the bot's own may be older. The store knows its id.
+            known = store.last_comment_id(repo, number)
+            if known is not None:
+                inputs = replace(inputs, comment=CommentData(known, "", None, "", True))
         link_base = f"{html_base(self.settings.github_api_url)}/{repo}/blob/{pull.head_sha}"
         body = render_comment(report, link_base=link_base, draft=pull.draft)
         published = gh.publish(pull, inputs, body, output, external_id=external_id)

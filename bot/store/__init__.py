@@ -417,6 +417,16 @@ class Store:
         return row is not None
 
     @_guarded
+    def last_comment_id(self, repo: str, number: int) -> int | None:
+        """The id of the review comment last published on a pull request (the bot's own, edited in place)."""
+        c = reviews.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(c.comment_id).where(c.repo == repo, c.pr_number == number,
+                                                          c.comment_id.is_not(None))
+                               .order_by(c.id.desc()).limit(1)).first()  # fmt: skip
+        return int(row[0]) if row is not None else None
+
+    @_guarded
     def prs_with_head(self, repo: str, head_sha: str) -> list[tuple[int, int]]:
         """(PR number, installation id) of the pull requests seen with this head commit."""
         c = review_requests.c

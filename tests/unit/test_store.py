@@ -229,6 +229,10 @@ def test_reviews_and_heads(store: Store) -> None:
     store.record_review(ReviewRecord(1, "falco/rules", 4, "b" * 40, "c" * 40, "success", {"schema": "x"}, 11, 12))
     assert store.has_review("falco/rules", 4, "b" * 40)
     assert store.reviews_of("falco/rules", 4)[0].report == {"schema": "x"}
+    assert store.last_comment_id("falco/rules", 4) == 11
+    store.record_review(ReviewRecord(2, "falco/rules", 4, "d" * 40, "c" * 40, "neutral", {}, None, 13))
+    assert store.last_comment_id("falco/rules", 4) == 11  # a review without a comment keeps the comment's id
+    assert store.last_comment_id("falco/rules", 5) is None
 
 
 def test_a_store_that_cannot_open_raises_store_error(tmp_path: Path) -> None:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-import uvicorn
 
 from bot.matrix import matrix_of_files
 from bot.models import CheckResult, Finding, Report
 from bot.settings import Settings, load_settings
 from bot.store import Delivery, InstallationUpdate, ReviewRecord, Store
-from bot.web import create_app
+from tests.appserver import Running as Running  # the browser tests run the app with it
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "dashboard-token-for-tests"
@@ -106,29 +101,3 @@ def seed(store: Store) -> dict[str, int]:
         store.record_review(record, now=NOW + 60 * offset)
     ids = {name: index + 1 for index, (name, *_rest) in enumerate(rows)}
     return ids
-
-
-class Running:
-    """The real application under uvicorn in a thread, on a free loopback port."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.app = create_app(settings)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Running:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "the server did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)

@@ -15,7 +15,7 @@ import pytest
 from bot.store import Delivery, InstallationUpdate, ReviewRecord, Store
 from bot.web.oauth import SESSION_COOKIE
 from tests.browser.seed import HOSTILE_REPO, NOW, TOKEN, Running, base_of, report, seed, settings_for
-from tests.browser.test_dashboard_browser import ARGS, CHROMIUM, Watch, pytestmark, sync_playwright
+from tests.browser.test_dashboard_browser import Watch, pytestmark
 from tests.emulator import Emulator
 
 if TYPE_CHECKING:
@@ -68,18 +68,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, 
         with Running(settings) as running:
             yield emu, running
         assert emu.schema_violations == []
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert sync_playwright is not None
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def sign_in_with_github(w: Watch, running: Running) -> None:

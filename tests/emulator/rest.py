@@ -282,6 +282,39 @@ def issue_json(emu: Emulator, issue: Issue) -> dict[str, Any]:
     return data
 
 
+def pull_fields(emu: Emulator, issue: Issue) -> dict[str, Any]:
+    """The fields of a pull request that the REST answer and the webhook payloads share."""
+    full = emu.repo(issue.repo).full_name
+    api, html, n = f"{emu.api_url}/repos/{full}", f"{emu.url}/{full}", issue.number
+    return {
+        "url": f"{api}/pulls/{n}",
+        "id": issue.pr_id,
+        "node_id": issue.pr_node_id,
+        "html_url": f"{html}/pull/{n}",
+        "diff_url": f"{html}/pull/{n}.diff",
+        "patch_url": f"{html}/pull/{n}.patch",
+        "issue_url": f"{api}/issues/{n}",
+        "commits_url": f"{api}/pulls/{n}/commits",
+        "review_comments_url": f"{api}/pulls/{n}/comments",
+        "review_comment_url": f"{api}/pulls/comments{{/number}}",
+        "comments_url": f"{api}/issues/{n}/comments",
+        "statuses_url": f"{api}/statuses/{issue.head_sha}",
+        "number": n,
+        "state": issue.state,
+        "locked": False,
+        "title": issue.title,
+        "created_at": iso(issue.created_at),
+        "updated_at": iso(issue.updated_at),
+        "closed_at": iso(issue.closed_at),
+        "merged_at": iso(issue.closed_at) if issue.merged else None,
+        "merge_commit_sha": None,
+        "assignee": None,
+        "assignees": [],
+        "requested_reviewers": [],
+        "requested_teams": [],
+    }
+
+
 def pr_json(emu: Emulator, issue: Issue) -> dict[str, Any]:
     repo = emu.repo(issue.repo)
     api = f"{emu.api_url}/repos/{repo.full_name}"
@@ -301,37 +334,13 @@ def pr_json(emu: Emulator, issue: Issue) -> dict[str, Any]:
             "repo": repo_json(emu, side_repo, "repository"),
         }
 
+    data.update(pull_fields(emu, issue))
     data.update(
-        url=f"{api}/pulls/{n}",
-        id=issue.pr_id,
-        node_id=issue.pr_node_id,
-        html_url=f"{html}/pull/{n}",
-        diff_url=f"{html}/pull/{n}.diff",
-        patch_url=f"{html}/pull/{n}.patch",
-        issue_url=f"{api}/issues/{n}",
-        commits_url=f"{api}/pulls/{n}/commits",
-        review_comments_url=f"{api}/pulls/{n}/comments",
-        review_comment_url=f"{api}/pulls/comments{{/number}}",
-        comments_url=f"{api}/issues/{n}/comments",
-        statuses_url=f"{api}/statuses/{issue.head_sha}",
-        number=n,
-        state=issue.state,
-        locked=False,
-        title=issue.title,
         user=user_json(emu, issue.author),
         body=issue.body or None,
         labels=[label_json(emu, repo, name) for name in issue.labels],
         milestone=None,
         active_lock_reason=None,
-        created_at=iso(issue.created_at),
-        updated_at=iso(issue.updated_at),
-        closed_at=iso(issue.closed_at),
-        merged_at=iso(issue.closed_at) if issue.merged else None,
-        merge_commit_sha=None,
-        assignee=None,
-        assignees=[],
-        requested_reviewers=[],
-        requested_teams=[],
         head=side(issue.head_ref, issue.head_sha, head_repo),
         base=side(issue.base_ref, base_sha, repo),
         _links={

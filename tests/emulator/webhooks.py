@@ -11,7 +11,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from . import specs
-from .rest import check_run_fields, rehost, swap
+from .rest import check_run_fields, pull_fields, rehost, swap
 from .state import App, iso, node_id, now
 
 if TYPE_CHECKING:
@@ -173,34 +173,10 @@ def _pull_request(emu: Emulator, issue: Issue, template: dict[str, Any]) -> dict
 
     from .rest import author_association
 
+    data.update(pull_fields(emu, issue))
     data.update(
-        url=f"{api}/pulls/{n}",
-        id=issue.pr_id,
-        node_id=issue.pr_node_id,
-        html_url=f"{html}/pull/{n}",
-        diff_url=f"{html}/pull/{n}.diff",
-        patch_url=f"{html}/pull/{n}.patch",
-        issue_url=f"{api}/issues/{n}",
-        commits_url=f"{api}/pulls/{n}/commits",
-        review_comments_url=f"{api}/pulls/{n}/comments",
-        review_comment_url=f"{api}/pulls/comments{{/number}}",
-        comments_url=f"{api}/issues/{n}/comments",
-        statuses_url=f"{api}/statuses/{issue.head_sha}",
-        number=n,
-        state=issue.state,
-        locked=False,
-        title=issue.title,
         user=_user(emu, issue.author, data["user"]),
         body=issue.body or None,
-        created_at=iso(issue.created_at),
-        updated_at=iso(issue.updated_at),
-        closed_at=iso(issue.closed_at),
-        merged_at=iso(issue.closed_at) if issue.merged else None,
-        merge_commit_sha=None,
-        assignee=None,
-        assignees=[],
-        requested_reviewers=[],
-        requested_teams=[],
         labels=[],
         milestone=None,
         head=side("head", issue.head_ref, issue.head_sha, head_repo),

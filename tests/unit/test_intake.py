@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store import Store
 from bot.web import create_app
 from bot.web.signature import sign, signature_valid
+from tests.appserver import Running as AppServer
 
 SECRET = "It's a Secret to Everybody"
 REPO = {"full_name": "falco/rules", "name": "rules", "owner": {"login": "falco"}}
@@ -43,36 +39,8 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
     return load_settings(**{**values, **overrides})
 
 
-class Running:
-    """The application under uvicorn in a thread, on a free loopback port."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.app = create_app(settings)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def store(self) -> Store:
-        store = self.app.state.store
-        assert isinstance(store, Store)
-        return store
-
-    def __enter__(self) -> Running:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "the server did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+class Running(AppServer):
+    """The application under uvicorn, and a way to POST deliveries to it as GitHub would."""
 
     def post(self, event: str | None, payload: Any = None, body: bytes | None = None, delivery: str | None = "d-1",
              signature: str | None = "good", headers: dict[str, str] | None = None) -> httpx.Response:  # fmt: skip

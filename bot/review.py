@@ -6,13 +6,13 @@ from typing import Any
 
 from bot.attack import VERSIONS
 from bot.checks.registry import run_all
-from bot.checks.rules import is_rules_file, load_order, rules_diff
+from bot.checks.rules import is_rules_file, ruleset_files
 from bot.matrix import DEFAULT_ATTACK_VERSION, matrix_of_rules
 from bot.models import PullRequestSnapshot, Report
 from bot.policy import Policy
 from bot.rules.collector import Collector
 from bot.rules.diff import RuleSetDiff, diff_rulesets
-from bot.rules.engine import RulesFile, validate
+from bot.rules.engine import validate
 
 
 def attack_version(policy: Policy) -> str:
@@ -20,14 +20,6 @@ def attack_version(policy: Policy) -> str:
     section = policy.data.get("attack") or {}
     version = str(section.get("version", DEFAULT_ATTACK_VERSION)) if isinstance(section, dict) else ""
     return version if version in VERSIONS else DEFAULT_ATTACK_VERSION
-
-
-def _rules(snapshot: PullRequestSnapshot, patterns: list[str], order: list[str], head: bool) -> Collector:
-    """The rule set at the head (or the base): every rules file of the snapshot, in the policy's load order."""
-    every = list(snapshot.rules_files_at_head) or list(snapshot.files)
-    texts = {f.path: f.head_text if head else f.base_text for f in every if is_rules_file(f.path, patterns)}
-    present = [p for p, t in texts.items() if t is not None]
-    return validate([RulesFile(p, texts[p] or "") for p in load_order(present, order)]).collector
 
 
 def attack_section(base: Collector, head: Collector, diff: RuleSetDiff, version: str) -> dict[str, Any]:
@@ -63,12 +55,10 @@ def review(snapshot: PullRequestSnapshot, policy: Policy) -> Report:
     files_policy = policy.get("rules_files")
     patterns, order = files_policy["patterns"], files_policy["load_order"]
     touched = any(is_rules_file(f.path, patterns) and f.head_text is not None for f in snapshot.files)
-    attack = None
-    if touched:
-        base, head = _rules(snapshot, patterns, order, False), _rules(snapshot, patterns, order, True)
-        diff = diff_rulesets(base, head)
-        attack = attack_section(base, head, diff, attack_version(policy))
-    else:
-        diff = rules_diff(snapshot, patterns, order)
+    every = list(snapshot.rules_files_at_head) or list(snapshot.files)
+    base = validate(ruleset_files(every, False, patterns, order)).collector
+    head = validate(ruleset_files(every, True, patterns, order)).collector
+    diff = diff_rulesets(base, head)
+    attack = attack_section(base, head, diff, attack_version(policy)) if touched else None
     checks = tuple(run_all(snapshot, policy))
     return Report(snapshot.repo, snapshot.number, snapshot.base_sha, snapshot.head_sha, checks, diff.to_json(), attack)

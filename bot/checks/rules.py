@@ -57,7 +57,8 @@ def _engine_version(text: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-def _ruleset(files: list[ChangedFile], head: bool, patterns: list[str], order: list[str]) -> list[RulesFile]:
+def ruleset_files(files: list[ChangedFile], head: bool, patterns: list[str], order: list[str]) -> list[RulesFile]:
+    """The rules files of the base (or the head) among `files`, in the policy's load order."""
     texts = {f.path: (f.head_text if head else f.base_text) for f in files if is_rules_file(f.path, patterns)}
     return [RulesFile(p, texts[p] or "") for p in load_order([p for p, t in texts.items() if t is not None], order)]
 
@@ -67,9 +68,9 @@ def rules_diff(
 ) -> RuleSetDiff:
     """Rules, macros and lists added, changed and removed between the base and the head (`head`: already loaded)."""
     every = list(snapshot.rules_files_at_head) or list(snapshot.files)
-    base = validate(_ruleset(every, False, patterns, order)).collector
+    base = validate(ruleset_files(every, False, patterns, order)).collector
     if head is None:
-        head = validate(_ruleset(every, True, patterns, order)).collector
+        head = validate(ruleset_files(every, True, patterns, order)).collector
     return diff_rulesets(base, head)
 
 
@@ -120,7 +121,7 @@ def check_rules(snapshot: PullRequestSnapshot, settings: dict[str, Any], files_p
     changed = [f.path for f in snapshot.files if is_rules_file(f.path, patterns) and f.head_text is not None]
     if not changed:
         return CheckResult(CHECK_ID, text["title"], "skip", text["skip"])
-    ruleset = _ruleset(list(snapshot.rules_files_at_head) or list(snapshot.files), True, patterns, order)
+    ruleset = ruleset_files(list(snapshot.rules_files_at_head) or list(snapshot.files), True, patterns, order)
     options = EngineOptions(_engine_version(settings["engine_version"]), None, frozenset(settings["plugins"]))
     outcome = validate(ruleset, options)
     severity: Severity = "error" if settings["severity"] == "error" else "warning"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.attack import VERSIONS, load_catalog, rule_tags
-from bot.checks.rules import _ruleset, is_rules_file
+from bot.checks.rules import is_rules_file, ruleset_files
 from bot.checks.tags_attack import AttackContext, Problem, judge_attack
 from bot.checks.tags_style import judge_compliance_tags, judge_maturity, judge_rule_style, judge_structure
 from bot.models import CheckResult, Finding, PullRequestSnapshot, Severity, Status
@@ -129,8 +129,8 @@ def judge(snapshot: PullRequestSnapshot, settings: dict[str, Any], files_policy:
     ctx = attack_context(attack)
     patterns, order = files_policy["patterns"], files_policy["load_order"]
     every = list(snapshot.rules_files_at_head) or list(snapshot.files)
-    base = validate(_ruleset(every, False, patterns, order)).collector
-    outcome = validate(_ruleset(every, True, patterns, order))
+    base = validate(ruleset_files(every, False, patterns, order)).collector
+    outcome = validate(ruleset_files(every, True, patterns, order))
     head = outcome.collector
     unreadable = tuple(sorted({d.path for d in outcome.diagnostics
                                if d.severity == "error" and "COMPILE" not in d.code and d.path}))  # fmt: skip

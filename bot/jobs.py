@@ -13,11 +13,14 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.consumer import ConsumerStopped
+from huey.storage import RedisStorage, SqliteStorage
+from huey.utils import normalize_time
 
 from bot.commands import draft_mode, handle_comment, is_agreement
 from bot.render import phrases
@@ -82,6 +85,22 @@ def _queue(settings: Settings) -> Any:
     return SqliteHuey("falco-rules-bot", filename=path, results=False, utc=True)
 
 
+def _put_all(storage: Any, messages: list[bytes]) -> None:
+    """Huey's `storage.enqueue` for many messages in one queue write (one SQLite transaction, one Redis LPUSH),
+    as the consumer reads them (a SQLite `task` row each; the Redis list popped from the right, oldest first)."""
+    if not messages:
+        return
+    if isinstance(storage, SqliteStorage):
+        with storage.db(commit=True) as cursor:
+            cursor.executemany("insert into task (queue, data, priority) values (?, ?, ?)",
+                               [(storage.name, storage.to_blob(m), 0) for m in messages])  # fmt: skip
+    elif isinstance(storage, RedisStorage):
+        storage.conn.lpush(storage.queue_key, *messages)
+    else:
+        for message in messages:
+            storage.enqueue(message)
+
+
 class Jobs:
     """The queue of one process, its consumer, and the jobs."""
 
@@ -109,6 +128,16 @@ class Jobs:
             self._task.schedule(args=(request_id,), delay=delay)
         else:
             self._task(request_id)
+
+    def enqueue_many(self, items: Sequence[tuple[int, float]]) -> None:
+        """Put several stored requests on the queue at once, each (id, delay): one write to the queue for all."""
+        messages = []
+        for request_id, delay in items:
+            task = self._task.s(request_id)
+            if delay > 0:
+                task.eta = normalize_time(None, delay, self.huey.utc)
+            messages.append(self.huey.serialize_task(task))
+        _put_all(self.huey.storage, messages)
 
     def enqueue_review(self, request_id: int) -> None:
         """Enqueue with the debounce delay (a burst of events for a PR coalesces into one review)."""

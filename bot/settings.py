@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     dashboard_session_secret: str | None = None  # signs the sign-in cookies (required with OAuth; 32+ characters)
     dashboard_url: str | None = None  # the dashboard's public address (the OAuth callback); default: the Host header
     dashboard_session_hours: float = 8.0  # how long a GitHub sign-in lasts (what the person may read is kept as long)
+    github_app_credentials_file: str | None = None  # default <data dir>/github-app.env: written by /setup, read here
+    setup_token: str | None = None  # the token /setup asks for (setup mode); default: a random one, logged at start
 
     def webhook_secrets(self) -> list[bytes]:
         """The accepted webhook secrets (several while one is being rotated)."""
@@ -107,15 +109,27 @@ class Settings(BaseSettings):
         """Both the App's OAuth client id and secret are configured: "Sign in with GitHub" is on."""
         return bool(self.github_client_id and self.github_client_secret)
 
+    def credentials_file(self) -> str:
+        """The env file /setup writes the App's credentials to (environment variables win over its lines)."""
+        return self.github_app_credentials_file or os.path.join(self.data_dir, "github-app.env")
+
     def has_app_credentials(self) -> bool:
         """Both the App id and a private key are configured."""
         return self.github_app_id is not None and bool(self.github_private_key or self.github_private_key_path)
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """The settings from the environment, with `overrides` (field names) on top; SettingsError when invalid."""
+    """The settings from the environment, then the credentials file /setup wrote (GITHUB_APP_CREDENTIALS_FILE), with
+    `overrides` (field names) on top; SettingsError when invalid."""
+    path = ""
     try:
         settings = Settings(**overrides)
+        path = settings.credentials_file()
+        if os.path.isfile(path):  # what /setup wrote; the environment wins over it
+            settings = Settings(_env_file=path, **overrides)  # type: ignore[call-arg]  # BaseSettings' own argument
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise SettingsError(str(phrases("setup.yml")["cannot_read"]).format(path=path, reason=reason)) from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
         raise SettingsError(_say("bad_settings", problems=problems)) from None

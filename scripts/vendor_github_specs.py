@@ -53,6 +53,7 @@ OPERATIONS = [
     ("get", "/user"),
     ("get", "/user/installations"),
     ("get", "/user/installations/{installation_id}/repositories"),
+    ("post", "/app-manifests/{code}/conversions"),  # the App manifest flow (`falco-rules-bot serve`'s /setup)
 ]
 
 # Webhook events (and, for pull_request, the actions) whose examples are kept.

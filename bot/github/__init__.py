@@ -20,6 +20,9 @@ bot/github/client.py and is re-exported here:
     token = exchange_oauth_code(web_url, client_id, client_secret, code, redirect_uri)
     user_repositories(api_url, token) -> OAuthUser(login, repositories)  # what the user can read, installations
 
+    # `serve`'s /setup (the App manifest flow): the registered App's credentials, for the code GitHub sent back
+    create_app_from_manifest(api_url, code) -> ManifestApp(id, slug, name, html_url, owner, pem, webhook_secret, ...)
+
 Every method raises GitHubError (with `transient` True for 5xx, timeouts and rate limits that outlived
 the retries) and nothing else from PyGithub or requests.
 """
@@ -116,6 +119,8 @@ class OAuthUser:
 from bot.github.client import (  # noqa: E402
     GitHubApp,
     InstallationClient,
+    ManifestApp,
+    create_app_from_manifest,
     exchange_oauth_code,
     user_repositories,
 )
@@ -129,10 +134,12 @@ __all__ = [
     "GitHubApp",
     "GitHubError",
     "InstallationClient",
+    "ManifestApp",
     "OAuthUser",
     "Published",
     "PullRequestData",
     "ReviewInputs",
+    "create_app_from_manifest",
     "exchange_oauth_code",
     "user_repositories",
 ]

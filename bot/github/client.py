@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
@@ -758,3 +759,43 @@ def _oauth_pages(session: requests.Session, url: str, key: str, timeout: float) 
         data, following = _oauth_get(session, following, timeout)
         items += data[key]
     return items
+
+
+# -- the App manifest flow (`serve`'s /setup): the App GitHub registered from a manifest, with its secrets --------
+@dataclass(frozen=True)
+class ManifestApp:
+    """What POST /app-manifests/{code}/conversions gives once: the App's identity and its credentials."""
+
+    id: int
+    slug: str
+    name: str
+    html_url: str
+    owner: str
+    pem: str = field(repr=False)
+    webhook_secret: str | None = field(repr=False)
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
+def create_app_from_manifest(api_url: str, code: str, timeout: float = 15.0) -> ManifestApp:
+    """Trade the temporary `code` GitHub sent to the manifest's redirect_url for the new App's credentials (no
+    authentication; the code works once and for an hour)."""
+    url = f"{api_url.rstrip('/')}/app-manifests/{urllib.parse.quote(code, safe='')}/conversions"
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
+               "User-Agent": "falco-rules-bot"}  # fmt: skip
+    try:
+        response = requests.post(url, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        raise GitHubError(f"App manifest conversion: {type(exc).__name__}", transient=True) from None
+    status = response.status_code
+    if status != 201:
+        raise GitHubError(f"App manifest conversion: HTTP {status}", status, status >= 500 or status == 429)
+    try:
+        data = response.json()
+        owner = data.get("owner") or {}
+        return ManifestApp(id=int(data["id"]), slug=str(data["slug"]), name=str(data["name"]),
+                           html_url=str(data["html_url"]), owner=str(owner.get("login", "")), pem=str(data["pem"]),
+                           webhook_secret=None if data.get("webhook_secret") is None else str(data["webhook_secret"]),
+                           client_id=str(data["client_id"]), client_secret=str(data["client_secret"]))  # fmt: skip
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise GitHubError(f"App manifest conversion: unexpected answer ({type(exc).__name__})", status) from None

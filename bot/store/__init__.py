@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import (
     Connection,
     Engine,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -46,6 +47,28 @@ from bot.store.schema import (
 
 QUEUE_GRACE = 60.0  # a queued request not started this long after it was due is enqueued again
 ACTIVE = ("queued", "running")
+
+
+DeliveryRecord = tuple["Delivery", Sequence["NewRequest"], "InstallationUpdate | None"]
+# The intake's statements, built once: SQLAlchemy compiles each once and reuses it for every delivery.
+_SEEN_DELIVERIES = select(deliveries.c.delivery_id).where(
+    deliveries.c.delivery_id.in_(bindparam("ids", expanding=True)))  # fmt: skip
+_DELIVERY_COLUMNS = ("delivery_id", "event", "action", "repo", "installation_id", "received_at")
+_REQUEST_COLUMNS = ("id", "kind", "repo", "pr_number", "installation_id", "head_sha", "trigger", "delivery_id",
+                    "command_comment_id", "details", "generation", "state", "lease_until", "attempts", "created_at",
+                    "updated_at")  # fmt: skip
+_TOP_REQUEST_ID = select(func.coalesce(func.max(review_requests.c.id), 0))
+_NEXT_REQUEST_IDS = text("SELECT nextval(pg_get_serial_sequence('review_requests', 'id')) FROM generate_series(1, :n)")
+# The last generation of every (repo, pull request, kind) among the batch's repositories and numbers (a superset of
+# the batch's pairs, narrowed by the caller's dictionary lookups; both columns are indexed together).
+_LAST_GENERATIONS = (
+    select(review_requests.c.repo, review_requests.c.pr_number, review_requests.c.kind,
+           func.max(review_requests.c.generation))
+    .where(review_requests.c.repo.in_(bindparam("repos", expanding=True)),
+           review_requests.c.pr_number.in_(bindparam("numbers", expanding=True)))
+    .group_by(review_requests.c.repo, review_requests.c.pr_number, review_requests.c.kind)
+)  # fmt: skip
+_PR_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 
 
 class StoreError(Exception):
@@ -211,22 +234,46 @@ class Store:
                         installation: InstallationUpdate | None = None, delay: float = 0.0,
                         now: float | None = None) -> list[int] | None:  # fmt: skip
         """Record a delivery and its jobs in one transaction; None when the delivery id was seen before."""
+        return self.record_deliveries([(delivery, requests, installation)], delay, now)[0]
+
+    @_guarded
+    def record_deliveries(self, batch: Sequence[DeliveryRecord], delay: float = 0.0,
+                          now: float | None = None) -> list[list[int] | None]:  # fmt: skip
+        """Record several deliveries and their jobs in one transaction (a group commit); for each, the ids of its
+        jobs, or None when its delivery id was seen before (in the store or earlier in the batch)."""
         now = time.time() if now is None else now
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(deliveries).values(delivery_id=delivery.delivery_id, event=delivery.event,
-                             action=delivery.action, repo=delivery.repo, installation_id=delivery.installation_id,
-                             received_at=now))  # fmt: skip
-                ids = [self._add_request(conn, r, delivery.delivery_id, delay, now) for r in requests]
-                if installation is not None:
-                    self._apply_installation(conn, installation, now)
-                return ids
+                return self._record(conn, batch, delay, now)
         except IntegrityError:
-            with self.engine.connect() as conn:
-                seen = conn.execute(select(deliveries.c.id).where(deliveries.c.delivery_id == delivery.delivery_id))
-                if seen.first() is not None:
-                    return None
-            raise
+            if len(batch) == 1:  # another process recorded the same delivery id meanwhile
+                if self._delivery_seen(batch[0][0].delivery_id):
+                    return [None]
+                raise
+        # A batch met a concurrent writer of one of its delivery ids: each on its own, so only that one is a duplicate.
+        return [self.record_deliveries([item], delay, now)[0] for item in batch]
+
+    def _record(self, conn: Connection, batch: Sequence[DeliveryRecord], delay: float,
+                now: float) -> list[list[int] | None]:  # fmt: skip
+        seen = set(conn.execute(_SEEN_DELIVERIES, {"ids": [d.delivery_id for d, _, _ in batch]}).scalars())
+        fresh: list[DeliveryRecord] = []
+        for item in batch:
+            if item[0].delivery_id not in seen:
+                seen.add(item[0].delivery_id)
+                fresh.append(item)
+        if fresh:
+            self._insert_rows(conn, "deliveries", _DELIVERY_COLUMNS, [
+                (d.delivery_id, d.event, d.action, d.repo, d.installation_id, now) for d, _, _ in fresh])  # fmt: skip
+        ids = iter(self._add_requests(conn, [(r, d.delivery_id) for d, rs, _ in fresh for r in rs], delay, now))
+        recorded = {d.delivery_id: [next(ids) for _ in rs] for d, rs, _ in fresh}
+        for _, _, installation in fresh:
+            if installation is not None:
+                self._apply_installation(conn, installation, now)
+        return [recorded.pop(d.delivery_id, None) for d, _, _ in batch]
+
+    def _delivery_seen(self, delivery_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(_SEEN_DELIVERIES, {"ids": [delivery_id]}).first() is not None
 
     @_guarded
     def add_review_request(self, request: NewRequest, delivery_id: str | None = None, delay: float = 0.0,
@@ -237,20 +284,41 @@ class Store:
             return self._add_request(conn, request, delivery_id, delay, now)
 
     def _add_request(self, conn: Connection, r: NewRequest, delivery_id: str | None, delay: float, now: float) -> int:
-        c = review_requests.c
-        if not self.sqlite:
-            key = zlib.crc32(f"{r.repo}#{r.number}".encode())
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-        last = conn.execute(select(func.coalesce(func.max(c.generation), 0)).where(
-            c.repo == r.repo, c.pr_number == r.number, c.kind == r.kind)).scalar_one()  # fmt: skip
-        result = conn.execute(insert(review_requests).values(
-            kind=r.kind, repo=r.repo, pr_number=r.number, installation_id=r.installation_id, head_sha=r.head_sha,
-            trigger=r.trigger, delivery_id=delivery_id, command_comment_id=r.command_comment_id,
-            details=json.dumps(r.details) if r.details else None, generation=int(last) + 1, state="queued",
-            lease_until=now + delay + QUEUE_GRACE, attempts=0, created_at=now, updated_at=now))  # fmt: skip
-        key_value = result.inserted_primary_key
-        assert key_value is not None
-        return int(key_value[0])
+        return self._add_requests(conn, [(r, delivery_id)], delay, now)[0]
+
+    def _add_requests(self, conn: Connection, items: Sequence[tuple[NewRequest, str | None]], delay: float,
+                      now: float) -> list[int]:  # fmt: skip
+        """Insert jobs, each the next generation of its pull request and kind; their ids, in order."""
+        if not items:
+            return []
+        prs = sorted({(r.repo, r.number) for r, _ in items})
+        if not self.sqlite:  # the generations of a pull request are handed out one transaction at a time
+            for repo, number in prs:  # in one order, so that two batches never wait for each other
+                conn.execute(_PR_ADVISORY_LOCK, {"k": zlib.crc32(f"{repo}#{number}".encode())})
+        last = {(repo, number, kind): int(g) for repo, number, kind, g in conn.execute(_LAST_GENERATIONS, {
+            "repos": sorted({repo for repo, _ in prs}), "numbers": sorted({n for _, n in prs})})}  # fmt: skip
+        ids = self._next_request_ids(conn, len(items))
+        rows = []
+        for request_id, (r, delivery_id) in zip(ids, items, strict=True):
+            generation = last[(r.repo, r.number, r.kind)] = last.get((r.repo, r.number, r.kind), 0) + 1
+            rows.append((request_id, r.kind, r.repo, r.number, r.installation_id, r.head_sha, r.trigger, delivery_id,
+                         r.command_comment_id, json.dumps(r.details) if r.details else None, generation, "queued",
+                         now + delay + QUEUE_GRACE, 0, now, now))  # fmt: skip
+        self._insert_rows(conn, "review_requests", _REQUEST_COLUMNS, rows)
+        return ids
+
+    def _next_request_ids(self, conn: Connection, n: int) -> list[int]:
+        """Ids for `n` new jobs, handed out before the insert so that one executemany can write them all."""
+        if self.sqlite:  # the transaction holds SQLite's write lock (BEGIN IMMEDIATE): nobody else inserts meanwhile
+            top = int(conn.execute(_TOP_REQUEST_ID).scalar_one())
+            return list(range(top + 1, top + 1 + n))
+        return [int(i) for i in conn.execute(_NEXT_REQUEST_IDS, {"n": n}).scalars()]
+
+    def _insert_rows(self, conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        """INSERT many rows through the driver's executemany (the intake's hot path: no per-row statement work)."""
+        mark = "?" if self.sqlite else "%s"
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        conn.exec_driver_sql(sql, rows)
 
     # -- the job's life -------------------------------------------------------------------------
     @_guarded

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -14,9 +16,15 @@ from bot.jobs import Jobs
 from bot.render import phrases
 from bot.settings import Settings, SettingsError
 from bot.store import Store
-from bot.web import dashboard, health, intake
+from bot.web import dashboard, health, intake, setup
 
 log = logging.getLogger("falco-rules-bot.web")
+
+
+# No generated API docs; and none of FastAPI's own OpenTelemetry instrumentation, which looks for a configured
+# provider in the environment on every request (the App's metrics are its own).
+FASTAPI_OPTIONS: dict[str, Any] = {"docs_url": None, "redoc_url": None, "openapi_url": None,
+                                   "telemetry": {"tracing": False, "metrics": False, "logs": False}}  # fmt: skip
 
 
 def _server_say(key: str) -> str:
@@ -25,6 +33,8 @@ def _server_say(key: str) -> str:
 
 def check_settings(settings: Settings) -> None:
     """Raise SettingsError when `serve` cannot run safely with these settings."""
+    if setup.setup_mode(settings):
+        return  # setup mode: /setup registers the App, /webhook answers 503 until then (bot.web.setup)
     if not settings.webhook_secrets():
         raise SettingsError(_server_say("no_secret"))
     if settings.embedded_workers() > 0 and not settings.has_app_credentials():
@@ -36,7 +46,8 @@ def create_app(settings: Settings) -> FastAPI:
     check_settings(settings)
     store = Store(settings.database())
     jobs = Jobs(settings, store)
-    consume = settings.embedded_workers() > 0  # scale-out (REDIS_URL): only verify and enqueue, by default
+    # scale-out (REDIS_URL): only verify and enqueue, by default; setup mode: nothing to consume
+    consume = settings.embedded_workers() > 0 and not setup.setup_mode(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -44,16 +55,24 @@ def create_app(settings: Settings) -> FastAPI:
         if consume:
             await run_in_threadpool(jobs.recover)
             jobs.start_consumer()
+        writer.start()
+        # What start-up built lives as long as the process: out of the collector's sight, so that its full
+        # collections stay short (they would otherwise walk every module, route and template on each pass).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            await run_in_threadpool(writer.stop)
             if consume:
                 await run_in_threadpool(jobs.stop_consumer)
             store.close()
 
-    app = FastAPI(title="falco-rules-bot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="falco-rules-bot", lifespan=lifespan, **FASTAPI_OPTIONS)
+    _setup_routes(app, setup.Setup(settings))  # first: in setup mode its POST /webhook (503) wins over the intake's
     app.state.settings, app.state.store, app.state.jobs = settings, store, jobs
     webhook = intake.Intake(settings, store, jobs, str(phrases("check_run.yml")["name"]))
+    writer = intake.Writer(webhook)
     limit = settings.max_body_bytes
 
     @app.post("/webhook")
@@ -63,8 +82,8 @@ def create_app(settings: Settings) -> FastAPI:
             body = await _body(request, limit)
             if body is None:
                 problem = 413, {"detail": intake.say("too_large", limit=limit)}
-            else:  # the store and the queue block: off the event loop
-                problem = await run_in_threadpool(webhook.handle, dict(request.headers), body)
+            else:
+                problem = await _accept(webhook, writer, request, body)
         return JSONResponse(problem[1], status_code=problem[0])
 
     @app.get("/healthz")
@@ -78,6 +97,40 @@ def create_app(settings: Settings) -> FastAPI:
 
     _dashboard_routes(app, dashboard.Dashboard(settings, store))
     return app
+
+
+def _setup_routes(app: FastAPI, wizard: setup.Setup) -> None:
+    """GET /setup, /setup/callback (404 once the App is configured) and /setup/installed: bot.web.setup decides; in
+    setup mode also POST /webhook, answering 503 (registered before the intake's route, so it wins)."""
+    wizard.announce()
+
+    async def answer(request: Request, route: str) -> Response:
+        page = await run_in_threadpool(wizard.serve, route, dict(request.headers), dict(request.query_params),
+                                       request.url.scheme == "https")  # fmt: skip
+        if page is None:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        response = HTMLResponse(page.html, status_code=page.status, headers=page.headers)
+        for value in page.cookies:
+            response.headers.append("set-cookie", value)
+        return response
+
+    if wizard.mode:
+
+        @app.post("/webhook", include_in_schema=False)
+        async def webhook_in_setup_mode() -> JSONResponse:
+            return JSONResponse({"detail": setup.say("webhook_unavailable")}, status_code=503)
+
+    @app.get("/setup", include_in_schema=False)
+    async def setup_start(request: Request) -> Response:
+        return await answer(request, "start")
+
+    @app.get("/setup/callback", include_in_schema=False)
+    async def setup_callback(request: Request) -> Response:
+        return await answer(request, "callback")
+
+    @app.get("/setup/installed", include_in_schema=False)
+    async def setup_installed(request: Request) -> Response:
+        return await answer(request, "installed")
 
 
 def _dashboard_routes(app: FastAPI, board: dashboard.Dashboard) -> None:
@@ -117,6 +170,21 @@ def _dashboard_routes(app: FastAPI, board: dashboard.Dashboard) -> None:
     @app.get("/logout", include_in_schema=False)
     async def dashboard_logout(request: Request) -> Response:
         return await answer(request, "logout")
+
+
+INLINE_BYTES = 256 * 1024  # bodies up to this size are verified and parsed on the event loop (well under 1 ms)
+
+
+async def _accept(webhook: intake.Intake, writer: intake.Writer, request: Request, body: bytes) -> intake.Answer:
+    """Verify and parse (a big body off the event loop), then wait for the writer's group commit."""
+    headers = dict(request.headers)
+    if len(body) <= INLINE_BYTES:
+        prepared = webhook.prepare(headers, body)
+    else:
+        prepared = await run_in_threadpool(webhook.prepare, headers, body)
+    if not isinstance(prepared, intake.Prepared):
+        return prepared
+    return await writer.submit(prepared)
 
 
 async def _body(request: Request, limit: int) -> bytes | None:

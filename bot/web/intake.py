@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+import queue
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from bot.jobs import Jobs
 from bot.render import phrases
 from bot.settings import Settings
-from bot.store import NewRequest, Store, StoreError
+from bot.store import Delivery, NewRequest, Store, StoreError
 from bot.web.events import Plan, delivery_of, plan
 from bot.web.signature import signature_valid
 
@@ -34,9 +40,18 @@ def length_problem(length: str | None, limit: int) -> Answer | None:
     return None
 
 
-def _store_plan(store: Store, event: str, delivery_id: str, payload: dict[str, Any], p: Plan,
-                delay: float) -> list[tuple[int, str]] | None:  # fmt: skip
-    """Store the delivery and its jobs in one transaction; (id, kind) of each job, None for a duplicate."""
+@dataclass(frozen=True)
+class Prepared:
+    """A verified, parsed delivery that needs the store: what to record for it."""
+
+    event: str
+    delivery_id: str
+    delivery: Delivery
+    plan: Plan
+
+
+def _requests(store: Store, p: Plan) -> list[NewRequest]:
+    """The plan's jobs, plus one per pull request whose head is the one a check suite or run names."""
     requests = list(p.requests)
     if p.head_lookup is not None:
         repo, head, installation, trigger = p.head_lookup
@@ -44,8 +59,7 @@ def _store_plan(store: Store, event: str, delivery_id: str, payload: dict[str, A
         for number, _ in store.prs_with_head(repo, head):
             if number not in known:
                 requests.append(NewRequest(repo, number, installation, trigger, head_sha=head))
-    ids = store.record_delivery(delivery_of(event, delivery_id, payload), requests, p.installation, delay=delay)
-    return None if ids is None else [(i, r.kind) for i, r in zip(ids, requests, strict=True)]
+    return requests
 
 
 class Intake:
@@ -55,35 +69,147 @@ class Intake:
         self.settings, self.store, self.jobs, self.check_name = settings, store, jobs, check_name
         self.secrets = settings.webhook_secrets()
 
-    def handle(self, headers: Mapping[str, str], body: bytes) -> Answer:
-        """Verify, parse, store durably, enqueue; the status code and JSON body to answer GitHub with."""
+    def prepare(self, headers: Mapping[str, str], body: bytes) -> Answer | Prepared:
+        """Verify and parse (no I/O): the answer when the store is not needed, else what to record."""
         if not signature_valid(body, headers.get("x-hub-signature-256"), self.secrets):
             return 401, {"detail": say("bad_signature")}
         event, delivery_id = headers.get("x-github-event"), headers.get("x-github-delivery")
         if not event or not delivery_id or len(delivery_id) > 100:
             return 400, {"detail": say("missing_headers")}
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+            payload = orjson.loads(body)  # over 1024 levels deep is a decode error too
+        except orjson.JSONDecodeError:
             return 400, {"detail": say("bad_json")}
         if not isinstance(payload, dict):
             return 400, {"detail": say("bad_json")}
         if event == "ping":
             return 200, {"status": "pong"}
         p = plan(event, payload, self.check_name, self.settings.github_app_id)
+        return Prepared(event, delivery_id, delivery_of(event, delivery_id, payload), p)
+
+    def commit(self, batch: Sequence[Prepared]) -> tuple[list[Answer], list[tuple[int, str]]]:
+        """Record the batch durably in one transaction: each delivery's answer, and the (id, kind) of every job
+        stored (to enqueue once answered). A store that is down makes every answer a 503: nothing was stored."""
         try:
-            ids = _store_plan(self.store, event, delivery_id, payload, p, self.settings.review_delay_seconds)
+            records = [(item.delivery, _requests(self.store, item.plan), item.plan.installation) for item in batch]
+            results = self.store.record_deliveries(records, self.settings.review_delay_seconds)
         except StoreError as exc:
-            log.error("delivery %s (%s) not recorded: %s", delivery_id, event, exc)
-            return 503, {"detail": say("store_down")}
-        if ids is None:
-            return 200, {"status": "duplicate"}
-        for request_id, kind in ids:
-            enqueue = self.jobs.enqueue_review if kind == "review" else self.jobs.enqueue
+            for item in batch:
+                log.error("delivery %s (%s) not recorded: %s", item.delivery_id, item.event, exc)
+            return [(503, {"detail": say("store_down")}) for _ in batch], []
+        answers: list[Answer] = []
+        jobs: list[tuple[int, str]] = []
+        for item, (_, requests, _), ids in zip(batch, records, results, strict=True):
+            if ids is None:
+                answers.append((200, {"status": "duplicate"}))
+            elif ids:
+                jobs += [(i, r.kind) for i, r in zip(ids, requests, strict=True)]
+                answers.append((202, {"status": "queued", "requests": ids}))
+            else:
+                answers.append((202, {"status": "recorded" if item.plan.installation else "ignored"}))
+        return answers, jobs
+
+    def enqueue(self, jobs: Sequence[tuple[int, str]]) -> None:
+        """Put stored jobs on the queue (reviews after the debounce delay); any that cannot be are left to the
+        sweeper, which enqueues them once their lease is over (they are in the store)."""
+        delay = self.settings.review_delay_seconds
+        try:
+            self.jobs.enqueue_many([(request_id, delay if kind == "review" else 0.0) for request_id, kind in jobs])
+        except Exception as exc:
+            log.warning("requests %s stored but not enqueued (%s); the sweeper will", [i for i, _ in jobs], exc)
+
+    def handle(self, headers: Mapping[str, str], body: bytes) -> Answer:
+        """Verify, parse, store durably, enqueue, one delivery on its own: the status code and JSON body."""
+        prepared = self.prepare(headers, body)
+        if not isinstance(prepared, Prepared):
+            return prepared
+        answers, jobs = self.commit([prepared])
+        self.enqueue(jobs)
+        return answers[0]
+
+
+class Writer:
+    """Group commit: one thread records every delivery waiting at that moment in one transaction (no lock
+    contention between requests, one commit for many deliveries), answers the whole batch with one call into the
+    event loop, then hands the batch's jobs to a second thread that enqueues them, off the answer's path. The store
+    is the truth: a job whose enqueue is lost in a crash is enqueued by the sweeper or at the next start."""
+
+    def __init__(self, intake: Intake, max_batch: int = 200) -> None:
+        self.intake, self.max_batch = intake, max_batch
+        self._pending: queue.SimpleQueue[Waiting | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[list[tuple[int, str]] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Start the writer and the enqueuer threads."""
+        self._threads = [threading.Thread(target=self._write, name="intake-writer", daemon=True),
+                         threading.Thread(target=self._enqueue, name="intake-enqueuer", daemon=True)]  # fmt: skip
+        for thread in self._threads:
+            thread.start()
+
+    async def submit(self, prepared: Prepared) -> Answer:
+        """The answer to this delivery, once it is recorded (or could not be)."""
+        if not self._threads:  # not started, or stopped: record it on its own
+            answers, jobs = self.intake.commit([prepared])
+            self.intake.enqueue(jobs)
+            return answers[0]
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Answer] = loop.create_future()
+        self._pending.put((prepared, future, loop))
+        return await future
+
+    def stop(self) -> None:
+        """Record and answer what is waiting, enqueue its jobs, then stop the threads."""
+        if self._threads:
+            self._pending.put(None)
+            self._threads[0].join(timeout=30)
+            self._jobs.put(None)
+            self._threads[1].join(timeout=30)
+            self._threads = []
+
+    def _write(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._pending.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._pending.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
             try:
-                enqueue(request_id)
-            except Exception as exc:  # stored: the sweeper enqueues it once its lease is over
-                log.warning("request %s stored but not enqueued (%s); the sweeper will", request_id, exc)
-        if ids:
-            return 202, {"status": "queued", "requests": [i for i, _ in ids]}
-        return 202, {"status": "recorded" if p.installation else "ignored"}
+                answers, jobs = self.intake.commit([prepared for prepared, _, _ in batch])
+            except Exception:  # never leave a request unanswered
+                log.exception("recording %d deliveries failed", len(batch))
+                answers, jobs = [(503, {"detail": say("store_down")}) for _ in batch], []
+            loops: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Answer], Answer]]] = {}
+            for (_, future, loop), answer in zip(batch, answers, strict=True):
+                loops.setdefault(loop, []).append((future, answer))
+            for loop, results in loops.items():
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for these answers any more
+                    loop.call_soon_threadsafe(_resolve, results)
+            if jobs:
+                self._jobs.put(jobs)
+
+    def _enqueue(self) -> None:
+        while True:
+            jobs = self._jobs.get()
+            if jobs is None:
+                return
+            self.intake.enqueue(jobs)
+
+
+Waiting = tuple[Prepared, "asyncio.Future[Answer]", asyncio.AbstractEventLoop]
+
+
+def _resolve(results: list[tuple[asyncio.Future[Answer], Answer]]) -> None:
+    """On the event loop: hand each waiting request its answer (unless it gave up waiting)."""
+    for future, answer in results:
+        if not future.done():
+            future.set_result(answer)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.settings import Settings
+
+
+def uvicorn_options(log_level: str) -> dict[str, Any]:
+    """How uvicorn serves the App (the intake benchmark serves its bare baseline the same way)."""
+    return {"log_level": log_level, "lifespan": "on", "proxy_headers": False, "server_header": False,
+            "access_log": False}  # fmt: skip
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
@@ -12,5 +20,4 @@ def serve(settings: Settings, host: str, port: int) -> None:
     from bot.web import create_app
 
     app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), lifespan="on",
-                proxy_headers=False, server_header=False)  # fmt: skip
+    uvicorn.run(app, host=host, port=port, **uvicorn_options(settings.log_level.lower()))

@@ -241,3 +241,30 @@ class ScaleOutGroup(BotServer):
         """A signed webhook to the next web process in turn."""
         web = self.webs[next(self._turn) % len(self.webs)]
         return web.deliver(event, action, **kwargs)
+
+
+class SetupServer(BotServer):
+    """`falco-rules-bot serve` with no GitHub App at all (setup mode, /setup registers one): only the emulator's
+    address, DATA_DIR and `settings` in its environment."""
+
+    def __init__(self, emu: Emulator, data_dir: Path, **settings: str | None) -> None:
+        super().__init__(emu, None, data_dir, **settings)
+
+    def env(self) -> dict[str, str]:
+        kept = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "DATABASE_", "REDIS_", "DASHBOARD_",
+                                                                          "SETUP_"))}  # fmt: skip
+        kept.update(GITHUB_API_URL=self.emu.api_url, GIT_ALLOWED_URLS=self.emu.url, DATA_DIR=str(self.data_dir),
+                    LOG_LEVEL="INFO")  # fmt: skip
+        for key, value in self.settings.items():
+            if value is None:
+                kept.pop(key, None)
+            else:
+                kept[key] = value
+        return kept
+
+    def setup_token(self) -> str:
+        """The one-time token the server logged at start (the last start's, when the log holds several)."""
+        import re
+
+        found = wait_for(lambda: re.findall(r"/setup\?token=([A-Za-z0-9_-]+)", self.log.read_text()), timeout=10)
+        return str(found[-1])

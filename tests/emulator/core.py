@@ -182,6 +182,7 @@ class Emulator:
         self.rate_limit = 5000
         self.oauth_user: str | None = None  # who signs in at GET /login/oauth/authorize (tests/emulator/oauth.py)
         self.oauth_codes: dict[str, Any] = {}
+        self.manifest_codes: dict[str, Any] = {}  # App manifest flow codes (tests/emulator/manifest.py)
         self.user_tokens: dict[str, Any] = {}
         self._rate: dict[str, list[int]] = {}
         self._server: Any = None

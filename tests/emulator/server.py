@@ -17,7 +17,7 @@ import jwt
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from . import gitstore, oauth, rest, specs
+from . import gitstore, manifest, oauth, rest, specs
 from .rest import Auth, Ctx, Resp, error
 
 if TYPE_CHECKING:
@@ -165,6 +165,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/login/oauth/") and oauth.serve_web(self, path, query_text, headers, body):
             return
+        if path.endswith("/settings/apps/new") and manifest.serve_web(self, path, query_text, headers, body):
+            return
         if path.startswith("/api/v3/"):
             api_path = path[len("/api/v3") :]
         elif path in ("/api/graphql", "/api/v3/graphql"):
@@ -276,7 +278,8 @@ class Handler(BaseHTTPRequestHandler):
                 "This endpoint requires you to be authenticated.",
                 "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql",
             ), rate
-        elif auth.kind == "anonymous" and self.command in rest.WRITE_METHODS:
+        elif (auth.kind == "anonymous" and self.command in rest.WRITE_METHODS
+              and operation_id not in manifest.ANONYMOUS_OPERATIONS):  # fmt: skip
             return error(401, "Requires authentication", rest.DOCS), rate
         # 3. the primary rate limit (emu.rate_limit an hour, per installation)
         if (

@@ -42,6 +42,7 @@ class App:
     created_at: datetime = field(default_factory=now)
     permissions: dict[str, str] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)  # what it was registered from (tests/emulator/manifest.py)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.web import create_app
 from bot.web.signature import sign, signature_valid
 from tests.appserver import Running as AppServer
+from tests.e2e.harness import wait_for
 
 SECRET = "It's a Secret to Everybody"
 REPO = {"full_name": "falco/rules", "name": "rules", "owner": {"login": "falco"}}
@@ -148,7 +150,9 @@ def test_a_pull_request_event_is_stored_then_queued(server: Running) -> None:
     [req] = server.store.requests_for("falco/rules", 12)
     assert (req.kind, req.state, req.head_sha, req.trigger, req.installation_id, req.delivery_id) == (
         "review", "queued", "a" * 40, "pull_request.opened", 7, "guid-1")  # fmt: skip
-    jobs = server.app.state.jobs
+    jobs = server.app.state.jobs  # stored before the answer; put on the queue right after it, off the answer's path
+    wait_for(lambda: jobs.huey.pending_count() + jobs.huey.scheduled_count() == 1, timeout=5, interval=0.01)
+    time.sleep(0.2)
     assert jobs.huey.pending_count() + jobs.huey.scheduled_count() == 1
 
 

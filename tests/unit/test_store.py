@@ -99,6 +99,40 @@ def test_concurrent_requests_of_one_pull_request_get_distinct_generations(store:
     assert sorted(r.generation for r in store.requests_for("falco/rules", 1)) == list(range(1, 9))
 
 
+def test_a_group_commit_records_a_batch_in_order_and_drops_its_duplicates(store: Store) -> None:
+    store.record_delivery(Delivery("old", "pull_request", "opened"), [pr(1)], now=T0)
+    batch = [
+        (Delivery("a", "pull_request", "synchronize"), [pr(1)], None),
+        (Delivery("old", "pull_request", "synchronize"), [pr(1)], None),  # seen before the batch
+        (Delivery("b", "pull_request", "synchronize"), [pr(2), pr(1)], None),
+        (Delivery("a", "pull_request", "synchronize"), [pr(1)], None),  # twice in the batch: the first counts
+        (Delivery("c", "installation", "created"), [], InstallationUpdate(9, "falco", ("falco/rules",))),
+    ]
+    results = store.record_deliveries(batch, delay=2.0, now=T0 + 1)
+    assert results == [[2], None, [3, 4], None, []]
+    assert store.count("deliveries") == 4
+    generations = {r.id: (r.number, r.generation, r.delivery_id) for r in store.requests_for("falco/rules", 1)}
+    assert generations == {1: (1, 1, "old"), 2: (1, 2, "a"), 4: (1, 3, "b")}
+    [second] = store.requests_for("falco/rules", 2)
+    assert (second.id, second.generation, second.lease_until) == (3, 1, T0 + 1 + 2.0 + QUEUE_GRACE)
+    installation = store.installation(9)
+    assert installation is not None and installation.repositories == ("falco/rules",)
+    assert store.record_deliveries([(Delivery("d", "pull_request", "opened"), [pr(3)], None)]) == [[5]]
+
+
+def test_concurrent_batches_sharing_a_delivery_record_it_once_and_the_rest_of_each(store: Store, url: str) -> None:
+    def batch(i: int) -> list[tuple[Delivery, list[NewRequest], None]]:
+        return [(Delivery(f"own-{i}", "pull_request", "synchronize"), [pr(i + 10)], None),
+                (Delivery("shared", "pull_request", "synchronize"), [pr(1)], None)]  # fmt: skip
+
+    results = race(url, 6, lambda s, i: s.record_deliveries(batch(i)))
+    assert all(r[0] is not None for r in results)  # every batch's own delivery is recorded
+    assert sum(r[1] is not None for r in results) == 1  # the shared one exactly once
+    assert store.count("deliveries") == 7 and store.count("review_requests") == 7
+    ids = [i for r in results for part in r if part is not None for i in part]
+    assert sorted(ids) == sorted(set(ids))
+
+
 def test_one_worker_claims_a_job_and_one_holds_the_pr_lock(store: Store, url: str) -> None:
     rid = store.add_review_request(pr())
     claims = race(url, 8, lambda s, i: s.claim(rid, f"w{i}", lease=60))

@@ -13,6 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip wheel --quiet --wheel-dir $(VENV)/wheelhouse setuptools wheel . && rm -f $(VENV)/wheelhouse/falco_rules_bot-*.whl  # offline installs of this package (tests/tools)
 	touch $@
 
 run: venv
@@ -33,6 +34,7 @@ test: lint typecheck unit
 bench: venv
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/app.py
+	$(PY) benchmarks/intake.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -8,7 +8,9 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-ATTACK_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config", "attack")
+from bot import paths
+
+ATTACK_DIR = os.path.join(paths.CONFIG, "attack")
 VERSIONS = ("18.1", "19")  # the catalogs shipped, oldest first
 TACTIC_TAG = re.compile(r"^mitre_(?P<name>[a-z_]+)$")
 TECHNIQUE_ID = re.compile(r"^T\d{4}(?:\.\d{3})?$")

@@ -8,7 +8,9 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-COMPLIANCE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config", "compliance")
+from bot import paths
+
+COMPLIANCE_DIR = os.path.join(paths.CONFIG, "compliance")
 
 NIST_800_53 = re.compile(
     r"^NIST_800-53_(?P<id>(?:AC|AT|AU|CA|CM|CP|IA|IR|MA|MP|PE|PL|PM|PS|PT|RA|SA|SC|SI|SR)-\d{1,2}(?:\(\d{1,2}\))?)$"

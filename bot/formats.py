@@ -1,4 +1,4 @@
-"""Machine-readable shapes of a validation: Falco's own JSON, our JSON, and SARIF 2.1.0."""
+"""Machine-readable shapes of a validation and a review: Falco's own JSON, our JSON, SARIF 2.1.0, GitHub annotations."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from bot.rules.result import Diagnostic, FileResult
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
     from typing import Any
+
+    from bot.models import CheckResult, Finding, Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://falco.org/docs/concepts/rules/"
@@ -124,20 +126,96 @@ def sarif(diags: list[Diagnostic]) -> dict[str, Any]:
                 "properties": {"itemType": item_type, "itemName": item_name},
             }
         )
+    return _sarif_log([{"id": c, "shortDescription": {"text": code_description(c)}} for c in codes], results)
+
+
+def _sarif_log(rules: list[dict[str, Any]], results: list[dict[str, Any]], **run: Any) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of one run of this tool: its rules, its results, and more properties of the run."""
+    driver = {"name": "falco-rules-bot", "version": __version__, "informationUri": INFO_URI, "rules": rules}
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0",
+            "runs": [{"tool": {"driver": driver}, **run, "results": results}]}  # fmt: skip
+
+
+SARIF_LEVELS = {"error": "error", "warning": "warning", "notice": "note"}
+GITHUB_LEVELS = {"error": "error", "warning": "warning", "notice": "notice"}
+
+
+def _sarif_result(f: Finding, check: CheckResult, rule_index: int, fallback: str | None) -> dict[str, Any]:
+    """One finding of a review as a SARIF result: its file and position when it has them, else the pull request's
+    logical location (the commit when it names one) and, for tools that need a file, the change's first file."""
+    location: dict[str, Any] = {}
+    uri = f.file or fallback
+    if uri:
+        location["physicalLocation"] = {"artifactLocation": {"uri": uri}}
+        if f.file and f.line:
+            region = {"startLine": f.line, **({"startColumn": f.column} if f.column else {})}
+            location["physicalLocation"]["region"] = region
+    if not f.file:
+        name = f.commit or "pull-request"
+        location["logicalLocations"] = [{"name": name, "fullyQualifiedName": f"{check.id}/{name}", "kind": "resource"}]
+    text = f.message if not f.hint else f"{f.message}\n\n{f.hint}"
     return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "falco-rules-bot",
-                        "version": __version__,
-                        "informationUri": INFO_URI,
-                        "rules": [{"id": c, "shortDescription": {"text": code_description(c)}} for c in codes],
-                    }
-                },
-                "results": results,
-            }
-        ],
+        "ruleId": f.code,
+        "ruleIndex": rule_index,
+        "level": SARIF_LEVELS[f.severity],
+        "message": {"text": text},
+        "locations": [location],
+        "properties": {"check": check.id, **({"commit": f.commit} if f.commit else {})},
     }
+
+
+def report_sarif(report: Report, fallback_file: str | None = None) -> dict[str, Any]:
+    """SARIF 2.1.0 of a whole review: one result per finding of every check, the checks' statuses as properties.
+    `fallback_file` is where results with no file of their own are shown by tools that need one."""
+    rules: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    results = []
+    for check in report.checks:
+        for f in check.findings:
+            if f.code not in index:
+                index[f.code] = len(rules)
+                text = code_description(f.code) if f.code != code_description(f.code) else f"{check.title}: {f.code}"
+                rules.append({"id": f.code, "shortDescription": {"text": text}, "properties": {"check": check.id}})
+            results.append(_sarif_result(f, check, index[f.code], fallback_file))
+    checks = [{"id": c.id, "title": c.title, "status": c.status, "summary": c.summary} for c in report.checks]
+    properties = {"repository": report.repository, "baseSha": report.base_sha, "headSha": report.head_sha,
+                  "conclusion": report.conclusion, "checks": checks}  # fmt: skip
+    invocation = {"executionSuccessful": True, "exitCode": 1 if report.conclusion == "failure" else 0}
+    return _sarif_log(rules, results, automationDetails={"id": "falco-rules-bot/check/"}, invocations=[invocation],
+                      properties=properties)  # fmt: skip
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(severity: str, message: str, title: str, file: str | None = None, line: int | None = None,
+                     column: int | None = None) -> str:  # fmt: skip
+    """One GitHub Actions annotation: `::error file=F,line=L,col=C,title=T::message`, values escaped."""
+    props = []
+    if file:
+        props.append(f"file={_escape_property(file)}")
+        if line:
+            props.append(f"line={line}")
+            if column:
+                props.append(f"col={column}")
+    props.append(f"title={_escape_property(title)}")
+    return f"::{GITHUB_LEVELS[severity]} {','.join(props)}::{_escape_data(message)}"
+
+
+def github_report(report: Report) -> list[str]:
+    """Every finding of a review as an annotation, those with a file first (GitHub shows the first ten per level)."""
+    lines = [(not f.file, workflow_command(f.severity, f.message if not f.hint else f"{f.message}\n{f.hint}",
+                                            f"{c.title}: {f.code}", f.file, f.line, f.column))
+             for c in report.checks for f in c.findings]  # fmt: skip
+    return [text for _, text in sorted(lines, key=lambda pair: pair[0])]
+
+
+def github_validation(diags: list[Diagnostic]) -> list[str]:
+    """Every diagnostic of a validation as an annotation."""
+    return [workflow_command(d.severity, d.message or code_description(d.code), d.code, d.path or None, d.line,
+                             d.column) for d in diags]  # fmt: skip

@@ -7,6 +7,7 @@ lease expired (a lost message, a killed worker), so that nothing enqueued is eve
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -14,18 +15,19 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from huey import RedisHuey, SqliteHuey, crontab
+from huey import RedisHuey, SqliteHuey
 from huey.consumer import ConsumerStopped
 from huey.storage import RedisStorage, SqliteStorage
 from huey.utils import normalize_time
 
+from bot import logs, metrics
 from bot.commands import draft_mode, handle_comment, is_agreement
 from bot.render import phrases
 from bot.settings import Settings, SettingsError
-from bot.store import QUEUE_GRACE, Request, ReviewRecord, Store
+from bot.store import Request, ReviewRecord, Store, StoreError
 
 if TYPE_CHECKING:
     from bot.github import GitHubApp, PullRequestData, ReviewInputs
@@ -45,6 +47,8 @@ class _Progress:
 
     pull: PullRequestData | None = None
     inputs: ReviewInputs | None = None
+    conclusion: str | None = None  # the published review's (the metrics' label)
+    started: float = field(default_factory=time.monotonic)
 
 
 def _say(key: str, **values: Any) -> str:
@@ -108,8 +112,8 @@ class Jobs:
         self.settings, self.store = settings, store
         self.huey = _queue(settings)
         self._task = self.huey.task(name="request")(self.run)
-        every = max(1, min(settings.sweep_interval_minutes, 59))
-        self.huey.periodic_task(crontab(minute=f"*/{every}"), name="sweep")(self.sweep)
+        self._stop_sweeping = threading.Event()
+        self._sweeper: threading.Thread | None = None
         self.token = uuid.uuid4().hex[:12]
         self.host = socket.gethostname()
         self._app: GitHubApp | None = None
@@ -155,6 +159,29 @@ class Jobs:
             self.enqueue(request.id)
         return len(due)
 
+    def start_sweeper(self) -> None:
+        """Every SWEEP_INTERVAL_SECONDS, re-enqueue what a lost message or a dead worker left (each consumer runs
+        one; two sweeping at once is harmless: a sweep hands each request a fresh grace period, and a job claims
+        its request before doing anything)."""
+        self._stop_sweeping.clear()
+
+        def loop() -> None:
+            while not self._stop_sweeping.wait(max(0.5, self.settings.sweep_interval_seconds)):
+                try:
+                    self.sweep()
+                except Exception as exc:  # the store or the queue is down: the next sweep tries again
+                    log.warning("sweep failed: %s", exc)
+
+        self._sweeper = threading.Thread(target=loop, name="sweeper", daemon=True)
+        self._sweeper.start()
+
+    def stop_sweeper(self) -> None:
+        """Stop the sweeper thread."""
+        self._stop_sweeping.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=10)
+            self._sweeper = None
+
     def recover(self) -> int:
         """At start-up: release what dead processes of this host held, then enqueue every pending request.
 
@@ -175,7 +202,7 @@ class Jobs:
         pending = self.store.pending_requests()
         now = time.time()
         for request in pending:
-            due = (request.lease_until or now) - QUEUE_GRACE - now
+            due = (request.lease_until or now) - self.store.queue_grace - now
             self.enqueue(request.id, max(0.0, min(due, self.settings.review_delay_seconds)))
         return len(pending)
 
@@ -183,7 +210,7 @@ class Jobs:
     def _make_consumer(self, workers: int) -> Any:
         # SIGTERM (what process managers send) lets running jobs finish for up to 10 s; a job cut short
         # is taken over later anyway, once its lease is over or when this host's next process starts.
-        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True, max_delay=1.0,
+        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False, max_delay=1.0,
                                          check_worker_health=True, shutdown_timeout=10.0,
                                          graceful_signal="TERM")  # fmt: skip
 
@@ -193,6 +220,7 @@ class Jobs:
         consumer._set_signal_handlers = lambda: None  # the web server owns this process's signals
         consumer.start()
         self._consumer = consumer
+        self.start_sweeper()
 
         def watch() -> None:
             stamp: Any = None
@@ -207,6 +235,7 @@ class Jobs:
 
     def stop_consumer(self) -> None:
         """Stop the embedded consumer, letting running jobs finish for a few seconds."""
+        self.stop_sweeper()
         if self._consumer is not None:
             self._consumer.stop(graceful=True)
             if self._monitor is not None:
@@ -216,7 +245,11 @@ class Jobs:
     def run_worker(self) -> None:
         """`falco-rules-bot worker`: a standalone consumer, until SIGINT or SIGTERM."""
         self.recover()
-        self._make_consumer(max(1, self.settings.workers)).run()
+        self.start_sweeper()
+        try:
+            self._make_consumer(max(1, self.settings.workers)).run()
+        finally:
+            self.stop_sweeper()
 
     # -- GitHub ---------------------------------------------------------------------------------
     def github(self) -> GitHubApp:
@@ -231,20 +264,33 @@ class Jobs:
 
                 self._app = GitHubApp(s.github_app_id, key, api_url=s.github_api_url, app_slug=s.github_app_slug,
                                       git_url=s.git_url, allowed_git_urls=s.allowed_git_urls(),
-                                      mirror_dir=s.mirror_dir())  # fmt: skip
+                                      mirror_dir=s.mirror_dir(), timeout=s.github_timeout_seconds)  # fmt: skip
             return self._app
 
     # -- the job --------------------------------------------------------------------------------
     def run(self, request_id: int) -> None:
-        """The queue task: claim request `request_id`, then review or read the comment."""
+        """The queue task: claim request `request_id`, then review or read the comment; every log line of the job
+        carries its request's context (bot.logs), which ends with it."""
+        with logs.context(request_id=request_id):
+            self._run(request_id)
+
+    def _run(self, request_id: int) -> None:
         owner = self.owner()
-        request = self.store.claim(request_id, owner, self.settings.review_lease_seconds)
-        if request is None:
-            return  # done already, or another worker holds it
-        if request.kind == "comment":
-            self._comment(request, owner)
-        else:
-            self._review_job(request, owner)
+        try:
+            request = self.store.claim(request_id, owner, self.settings.review_lease_seconds)
+            if request is None:
+                return  # done already, or another worker holds it
+            logs.bind(request_id=request.id, repo=request.repo, pr=request.number,
+                      installation_id=request.installation_id, delivery_id=request.delivery_id)  # fmt: skip
+            if request.kind == "comment":
+                self._comment(request, owner)
+            else:
+                self._review_job(request, owner)
+        except StoreError as exc:
+            metrics.failure("store_down")
+            # The store is down: nothing can be claimed, recorded or finished. The request stays as it is, and
+            # once its lease is over the sweeper hands it out again (nothing is lost, nothing is said on GitHub).
+            log.warning("request %s: the store is unreachable (%s); it will be taken up again", request_id, exc)
 
     def _comment(self, request: Request, owner: str) -> None:
         from bot.github import GitHubError
@@ -255,13 +301,16 @@ class Jobs:
             outcome = handle_comment(request, self.store, gh, slug, self.enqueue_review)
             self._finish(request.id, owner, "done", outcome)
         except GitHubError as exc:
+            metrics.failure("github_transient" if exc.transient else "github_permanent")
             if exc.transient and request.attempts < self.settings.review_max_attempts:
                 self._retry(request, owner)
             else:
                 self._finish(request.id, owner, "failed", _say("reason_github", message=exc))
         except MissingCredentialsError:
+            metrics.failure("missing_credentials")
             self._finish(request.id, owner, "failed", _say("reason_no_credentials"))
         except Exception as exc:
+            metrics.failure("crash")
             log.exception("comment job %s failed", request.id)
             self._finish(request.id, owner, "failed", _say("reason_crash", error=type(exc).__name__))
 
@@ -295,23 +344,36 @@ class Jobs:
             self.enqueue(request.id, LOCK_RETRY_SECONDS)
             return
         try:
-            state, outcome = self._review(request, progress)
+            state, outcome = self._review(request, owner, progress)
+            if progress.conclusion is not None:
+                metrics.review(progress.conclusion, time.monotonic() - progress.started)
             self._finish(request.id, owner, state, outcome)
         except GitHubError as exc:
+            metrics.failure("github_transient" if exc.transient else "github_permanent")
             if exc.transient and request.attempts < settings.review_max_attempts:
                 self._retry(request, owner)
             else:
                 key = "reason_github_retries" if exc.transient else "reason_github"
-                self._fail(request, owner, _say(key, message=exc, attempts=request.attempts), progress)
+                # GitHub does not know the installation, or shows it no such pull request: not the App's to write
+                # on (a delivery naming a repository or installation the App does not have), so nothing is posted.
+                # A 403 (a permission missing) is the App's own: that failure is reported on the pull request.
+                refused = progress.pull is None and exc.status == 404
+                self._fail(request, owner, _say(key, message=exc, attempts=request.attempts), progress,
+                           publish=not refused)  # fmt: skip
         except MissingCredentialsError:
+            metrics.failure("missing_credentials")
             self._fail(request, owner, _say("reason_no_credentials"), progress)
+        except StoreError:
+            raise  # not the review's fault: it runs again once the store is back (see run)
         except Exception as exc:
+            metrics.failure("crash")
             log.exception("review job %s failed", request.id)
             self._fail(request, owner, _say("reason_crash", error=type(exc).__name__), progress)
         finally:
-            store.release_pr_lock(request.repo, request.number, owner)
+            with contextlib.suppress(StoreError):  # the store is down: the lock expires by itself
+                store.release_pr_lock(request.repo, request.number, owner)
 
-    def _review(self, request: Request, progress: _Progress) -> tuple[str, str]:
+    def _review(self, request: Request, owner: str, progress: _Progress) -> tuple[str, str]:
         from bot.checkrun import check_run_output
         from bot.checks.rules import is_rules_file
         from bot.github import CommentData, GitHubError
@@ -336,8 +398,14 @@ class Jobs:
             return "superseded", "the head moved during the review"
         snapshot = self._with_signatures(repo, inputs, policy)
         report = review(snapshot, policy)
+        for result in report.checks:
+            with logs.context(check=result.id):
+                log.debug("check %s: %s", result.id, result.status)
         if store.newer_request_exists(request):
             return "superseded", "a newer request for this pull request"
+        if not store.renew(request.id, owner, self.settings.review_lease_seconds):
+            # This worker stalled past its lease and the request was handed out again: its new holder publishes.
+            return "abandoned", "the lease ran out before publishing; another worker took the request over"
         external_id = f"review-{request.id}"
         output = check_run_output(report)
         patterns = policy.get("rules_files.patterns")
@@ -348,6 +416,7 @@ class Jobs:
             run_id = gh.publish_check_run(repo, pull.head_sha, output, external_id, reuse)
             store.record_review(ReviewRecord(request.id, repo, number, report.head_sha, report.base_sha, "neutral",
                                              report.to_json(), None, run_id))  # fmt: skip
+            progress.conclusion = "neutral"
             return "done", f"no rules file changed in {pull.head_sha[:12]}"
         if inputs.comment is None:
             # GitHub showed the last 100 comments only: the bot's own may be older. The store knows its id.
@@ -365,6 +434,7 @@ class Jobs:
         store.record_review(ReviewRecord(request.id, repo, number, report.head_sha, report.base_sha,
                                          report.conclusion, report.to_json(), published.comment_id,
                                          published.check_run_id))  # fmt: skip
+        progress.conclusion = report.conclusion
         return "done", f"reviewed {pull.head_sha[:12]}: {report.conclusion}"
 
     def _with_signatures(self, repo: str, inputs: ReviewInputs, policy: Policy) -> Any:
@@ -381,9 +451,14 @@ class Jobs:
         merged = tuple(sorted({*facts.signed, *signed}))
         return replace(snapshot, agreement_facts=replace(facts, signed=merged))
 
-    def _fail(self, request: Request, owner: str, reason: str, progress: _Progress) -> None:
-        """Say on the pull request that the review could not finish (never a silent pass), then mark it failed."""
+    def _fail(self, request: Request, owner: str, reason: str, progress: _Progress, publish: bool = True) -> None:
+        """Say on the pull request that the review could not finish (never a silent pass), then mark it failed;
+        `publish=False`: only mark it (the pull request is not one this installation may write on)."""
+        metrics.review("error", time.monotonic() - progress.started)
         head = progress.pull.head_sha if progress.pull else request.head_sha
+        if not publish:
+            self._finish(request.id, owner, "failed", reason)
+            return
         try:
             head = head or self.store.latest_head(request.repo, request.number)
             gh = self.github().client(request.installation_id)

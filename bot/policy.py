@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from bot import paths
 from bot.models import Finding
 from bot.render import phrases
 from bot.rules.yamlsrc import DataError, load_data
 
-DEFAULTS_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config", "defaults.yml")
+DEFAULTS_PATH = os.path.join(paths.CONFIG, "defaults.yml")
 
 # The kinds of finding of the `tags` check, each a key of checks.tags set to error, warning, notice or off.
 TAG_KINDS = ("misspelled_key", "maturity", "new_stable", "workload", "duplicate", "tactic_missing", "tactic_unknown",

@@ -6,12 +6,14 @@ import os
 import re
 from functools import cache
 
+from bot import paths
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
     from typing import Any
 
 
-TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
+TEMPLATES = paths.TEMPLATES
 
 
 @cache

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     queue_path: str | None = None  # default <data dir>/queue.db (Huey's SQLite queue)
     redis_url: str | None = None  # redis://...: Huey's Redis queue (scale-out); `serve` then embeds no consumer
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object a line, with its context (docs/operations.md)
+    metrics_token: str | None = None  # a bearer token GET /metrics asks for (set it on a public address); unset: open
+    metrics_port: int | None = None  # `worker` serves its Prometheus /metrics on this port (unset: none)
+    metrics_host: str = "127.0.0.1"  # the address `worker` serves /metrics on (METRICS_PORT)
     max_body_bytes: int = 25 * MIB
     workers: int = 2  # consumer threads (of `worker`, and of `serve`'s embedded consumer)
     embedded_worker: bool = True  # `serve` runs the queue consumer in its own process (see embedded_workers)
@@ -42,7 +46,9 @@ class Settings(BaseSettings):
     review_lease_seconds: float = 600.0  # a running review not finished by then is taken over
     review_max_attempts: int = 4  # transient GitHub failures are retried up to this many runs in all
     review_retry_delay_seconds: float = 15.0  # first retry delay; doubles on every attempt
-    sweep_interval_minutes: int = 1
+    sweep_interval_seconds: float = 60.0  # how often each consumer re-enqueues requests whose lease expired
+    queue_grace_seconds: float = 60.0  # a queued request not started this long after it was due is enqueued again
+    github_timeout_seconds: float = 15.0  # one call to GitHub's API gives up after this long (then it is retried)
     dashboard_enabled: bool | None = None  # unset: on when DASHBOARD_TOKEN or DASHBOARD_USERS is set; false: off
     dashboard_token: str | None = None  # a bearer token (or ?token= once, then a cookie); comma list while rotating
     dashboard_users: str = ""  # comma list of user:pbkdf2_sha256$iterations$salt$hex (python -m bot.web.auth)
@@ -67,6 +73,10 @@ class Settings(BaseSettings):
     def database(self) -> str:
         """The SQLAlchemy URL of the store."""
         return self.database_url or f"sqlite:///{os.path.join(self.data_dir, 'falco-rules-bot.db')}"
+
+    def store_options(self) -> dict[str, float]:
+        """The Store's keyword arguments that come from settings."""
+        return {"queue_grace": self.queue_grace_seconds}
 
     def embedded_workers(self) -> int:
         """The consumer threads `serve` runs in its own process.

@@ -33,6 +33,7 @@ from urllib3 import Retry
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.util import reraise
 
+from bot import metrics
 from bot.checkrun import CheckRunOutput
 from bot.github import (
     CHECK_NAME,
@@ -184,6 +185,27 @@ class _InstallationAuth(Auth.AppInstallationAuth):
             self._authorization = None
 
 
+def _watch(requester: Requester, seen: dict[str, Any]) -> None:
+    """Have `requester` note the status and headers of each answer in `seen`: PyGithub hands every response to its
+    DEBUG_ON_RESPONSE hook (which does its own work too: kept)."""
+    original = requester.DEBUG_ON_RESPONSE
+
+    def on_response(status: int, headers: dict[str, Any], data: str) -> None:
+        seen["status"], seen["headers"] = status, headers
+        original(status, headers, data)
+
+    requester.DEBUG_ON_RESPONSE = on_response  # type: ignore[method-assign,assignment]
+
+
+def key_problem(private_key: str) -> str | None:
+    """Why this private key cannot sign the App's JWT (an RSA key in PEM, RS256), or None when it can."""
+    try:
+        Auth.AppAuth(1, private_key).create_jwt()
+    except Exception as exc:  # PyJWT and cryptography say why in their own words (never the key's content)
+        return (str(exc).splitlines() or [type(exc).__name__])[0][:300] or type(exc).__name__
+    return None
+
+
 def _message(exc: GithubException) -> str:
     data = exc.data
     if isinstance(data, dict):
@@ -288,12 +310,33 @@ class GitHubApp:
         """The App's slug (configured, or `GET /app` with the JWT once)."""
         with self._lock:
             if self._slug is None:
-                try:
-                    _, data = self._github(self.auth).requester.requestJsonAndCheck("GET", "/app")
-                except Exception as exc:
-                    raise map_error(exc, "GET /app") from exc
-                self._slug = str(data["slug"])
+                self._slug = str(self.app_info()["slug"])
             return self._slug
+
+    def app_info(self) -> dict[str, Any]:
+        """`GET /app` with the App's JWT: the App as GitHub knows it (`doctor` checks the credentials with it)."""
+        requester = self._github(self.auth).requester
+        seen: dict[str, Any] = {}
+        _watch(requester, seen)
+        try:
+            _, data = requester.requestJsonAndCheck("GET", "/app")
+        except Exception as exc:
+            raise map_error(exc, "GET /app") from exc
+        finally:
+            metrics.github_call("GET", "/app", seen.get("status"), seen.get("headers"))
+        if not isinstance(data, dict) or "slug" not in data:
+            raise GitHubError("GET /app: unexpected answer", 200)
+        return data
+
+    def route(self, url: str) -> str:
+        """A request's URL as a route template for the metrics (`/repos/{owner}/{repo}/check-runs`)."""
+        path = urllib.parse.urlsplit(url).path
+        if path.endswith("/graphql"):
+            return "/graphql"
+        prefix = urllib.parse.urlsplit(self.api_url).path.rstrip("/")
+        if prefix and path.startswith(prefix + "/"):
+            path = path[len(prefix) :]
+        return metrics.route_of(path)
 
     def known_slug(self) -> str | None:
         """The slug when configured or already fetched (GraphQL's viewerDidAuthor needs no slug)."""
@@ -319,6 +362,8 @@ class InstallationClient:
         self._requester = self._gh.requester
         self._lock = threading.RLock()
         self._last_write = 0.0
+        self._seen: dict[str, Any] = {}  # the status and headers of the last answer (metrics)
+        _watch(self._requester, self._seen)
 
     # ------------------------------------------------------------ plumbing
 
@@ -330,6 +375,7 @@ class InstallationClient:
                 if wait > 0:
                     time.sleep(wait)
             for attempt in (1, 2):
+                self._seen.clear()
                 try:
                     _, data = self._requester.requestJsonAndCheck(verb, url, **kwargs)
                     return data
@@ -341,6 +387,7 @@ class InstallationClient:
                 except Exception as exc:
                     raise map_error(exc, what) from exc
                 finally:
+                    metrics.github_call(verb, self.app.route(url), self._seen.get("status"), self._seen.get("headers"))
                     if verb != "GET" and not url.endswith("/graphql"):
                         self._last_write = time.monotonic()
             raise GitHubError(f"{what}: unreachable")  # pragma: no cover

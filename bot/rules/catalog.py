@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
+from bot import paths
 from bot.rules.errors import FieldError
 from bot.rules.fieldclasses import (
     FLAG_NAMES,
@@ -24,9 +25,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from typing import Any
 
-CONFIG_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "config", "falco"
-)
+CONFIG_DIR = os.path.join(paths.CONFIG, "falco")
 
 Lookup = FieldInfo | str
 

@@ -6,14 +6,10 @@ import os
 from functools import cache
 from typing import Any
 
+from bot import paths
 from bot.rules.ast import And, Check, Expr, Identifier, ListValue, Not, Or, Transformer
 
-FEATURES_PATH = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    "config",
-    "falco",
-    "engine_features.yml",
-)
+FEATURES_PATH = os.path.join(paths.CONFIG, "falco", "engine_features.yml")
 Version = tuple[int, int, int]
 
 

@@ -120,10 +120,10 @@ def bot_message(message_id: str, **values: object) -> str:
     if _BOT_TEXTS is None:
         import os
 
+        from bot.paths import TEMPLATES
         from bot.rules.yamlsrc import load_data
 
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        with open(os.path.join(root, "templates", "engine.yml"), encoding="utf-8") as handle:
+        with open(os.path.join(TEMPLATES, "engine.yml"), encoding="utf-8") as handle:
             _BOT_TEXTS = load_data(handle)
     assert _BOT_TEXTS is not None
     return _BOT_TEXTS[message_id].format(**values)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sqlite3
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     or_,
     select,
     text,
@@ -185,8 +187,8 @@ def _request(row: Any) -> Request:
 class Store:
     """The store behind one SQLAlchemy URL (SQLite by default, PostgreSQL in scale-out)."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str, queue_grace: float = QUEUE_GRACE) -> None:
+        self.url, self.queue_grace = url, queue_grace
         parsed = make_url(url)
         self.sqlite = parsed.get_backend_name() == "sqlite"
         options: dict[str, Any] = {}
@@ -221,6 +223,22 @@ class Store:
                     conn.execute(insert(schema_version).values(version=version, applied_at=time.time()))
                     current = version
             return int(current)
+
+    @_guarded
+    def schema_version(self) -> int:
+        """The latest migration applied (0 for an empty database); nothing is migrated."""
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table("schema_version"):
+                return 0
+            return int(conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one())
+
+    @_guarded
+    def request_counts(self) -> dict[str, int]:
+        """How many jobs are queued and how many running (one query on the (state, lease) index)."""
+        c = review_requests.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.state, func.count()).where(c.state.in_(ACTIVE)).group_by(c.state))
+            return {str(state): int(n) for state, n in rows}
 
     @_guarded
     def ping(self) -> None:
@@ -303,7 +321,7 @@ class Store:
             generation = last[(r.repo, r.number, r.kind)] = last.get((r.repo, r.number, r.kind), 0) + 1
             rows.append((request_id, r.kind, r.repo, r.number, r.installation_id, r.head_sha, r.trigger, delivery_id,
                          r.command_comment_id, json.dumps(r.details) if r.details else None, generation, "queued",
-                         now + delay + QUEUE_GRACE, 0, now, now))  # fmt: skip
+                         now + delay + self.queue_grace, 0, now, now))  # fmt: skip
         self._insert_rows(conn, "review_requests", _REQUEST_COLUMNS, rows)
         return ids
 
@@ -373,6 +391,18 @@ class Store:
             return result.rowcount == 1
 
     @_guarded
+    def renew(self, request_id: int, owner: str, lease: float, now: float | None = None) -> bool:
+        """Extend `owner`'s lease on a running job by `lease` seconds; False when the job is no longer theirs (it
+        outlived its lease and the sweeper or another worker took it: the new holder publishes, not this one)."""
+        now = time.time() if now is None else now
+        c = review_requests.c
+        with self.engine.begin() as conn:
+            result = conn.execute(update(review_requests).where(
+                c.id == request_id, c.state == "running", c.lease_owner == owner).values(
+                lease_until=now + lease, updated_at=now))  # fmt: skip
+            return result.rowcount == 1
+
+    @_guarded
     def requeue(self, request_id: int, owner: str, delay: float, undo_attempt: bool = False,
                 now: float | None = None) -> bool:  # fmt: skip
         """Give a held job back to the queue, due in `delay` seconds."""
@@ -381,7 +411,7 @@ class Store:
         attempts = c.attempts - 1 if undo_attempt else c.attempts
         with self.engine.begin() as conn:
             result = conn.execute(update(review_requests).where(c.id == request_id, c.lease_owner == owner).values(
-                state="queued", lease_owner=None, lease_until=now + delay + QUEUE_GRACE, attempts=attempts,
+                state="queued", lease_owner=None, lease_until=now + delay + self.queue_grace, attempts=attempts,
                 updated_at=now))  # fmt: skip
             return result.rowcount == 1
 
@@ -399,7 +429,7 @@ class Store:
             ids = [row.id for row in rows]
             if ids:
                 conn.execute(update(review_requests).where(c.id.in_(ids)).values(
-                    state="queued", lease_owner=None, lease_until=now + QUEUE_GRACE, updated_at=now))  # fmt: skip
+                    state="queued", lease_owner=None, lease_until=now + self.queue_grace, updated_at=now))  # fmt: skip
         return [_request(row) for row in rows]
 
     @_guarded
@@ -592,7 +622,17 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # The wait first: switching a new database to WAL takes a lock that another process starting at the same
     # moment may hold, and without a busy timeout that switch fails at once with "database is locked".
     cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # Even so, the switch to WAL can answer "database is locked" at once while another connection makes the same
+    # switch (SQLite does not always wait on the busy handler for it): it is tried again for up to 30 seconds.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
     cursor.close()
 
 

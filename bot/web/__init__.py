@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from bot import metrics
 from bot.jobs import Jobs
 from bot.render import phrases
 from bot.settings import Settings, SettingsError
@@ -44,7 +45,7 @@ def check_settings(settings: Settings) -> None:
 def create_app(settings: Settings) -> FastAPI:
     """The application: the store is migrated and the embedded consumer started when it starts serving."""
     check_settings(settings)
-    store = Store(settings.database())
+    store = Store(settings.database(), **settings.store_options())
     jobs = Jobs(settings, store)
     # scale-out (REDIS_URL): only verify and enqueue, by default; setup mode: nothing to consume
     consume = settings.embedded_workers() > 0 and not setup.setup_mode(settings)
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="falco-rules-bot", lifespan=lifespan, **FASTAPI_OPTIONS)
     _setup_routes(app, setup.Setup(settings))  # first: in setup mode its POST /webhook (503) wins over the intake's
     app.state.settings, app.state.store, app.state.jobs = settings, store, jobs
+    metrics.watch(store, jobs)
     webhook = intake.Intake(settings, store, jobs, str(phrases("check_run.yml")["name"]))
     writer = intake.Writer(webhook)
     limit = settings.max_body_bytes
@@ -84,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
                 problem = 413, {"detail": intake.say("too_large", limit=limit)}
             else:
                 problem = await _accept(webhook, writer, request, body)
+        metrics.delivery(request.headers.get("x-github-event"), problem[0])
         return JSONResponse(problem[1], status_code=problem[0])
 
     @app.get("/healthz")
@@ -95,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
         code, details = await run_in_threadpool(health.readiness, store, jobs)
         return JSONResponse(details, status_code=code)
 
+    _metrics_route(app, settings.metrics_token)
     _dashboard_routes(app, dashboard.Dashboard(settings, store))
     return app
 
@@ -131,6 +135,18 @@ def _setup_routes(app: FastAPI, wizard: setup.Setup) -> None:
     @app.get("/setup/installed", include_in_schema=False)
     async def setup_installed(request: Request) -> Response:
         return await answer(request, "installed")
+
+
+def _metrics_route(app: FastAPI, token: str | None) -> None:
+    """GET /metrics: this process's Prometheus metrics; with METRICS_TOKEN set, for its bearer only."""
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_page(request: Request) -> Response:
+        if not metrics.authorized(request.headers.get("authorization"), token):
+            detail = str(phrases("metrics.yml")["unauthorized"])
+            return JSONResponse({"detail": detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        body, content_type = await run_in_threadpool(metrics.exposition)
+        return Response(body, media_type=content_type)
 
 
 def _dashboard_routes(app: FastAPI, board: dashboard.Dashboard) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from bot import logs, metrics
 from bot.jobs import Jobs
 from bot.render import phrases
 from bot.settings import Settings
@@ -62,6 +63,12 @@ def _requests(store: Store, p: Plan) -> list[NewRequest]:
     return requests
 
 
+def _log_fields(item: Prepared) -> dict[str, Any]:
+    """The log context of one delivery."""
+    d = item.delivery
+    return {"delivery_id": item.delivery_id, "event": item.event, "repo": d.repo, "installation_id": d.installation_id}
+
+
 class Intake:
     """The webhook endpoint's decisions; the web layer only hands it the headers and the raw body."""
 
@@ -94,8 +101,10 @@ class Intake:
             records = [(item.delivery, _requests(self.store, item.plan), item.plan.installation) for item in batch]
             results = self.store.record_deliveries(records, self.settings.review_delay_seconds)
         except StoreError as exc:
+            metrics.failure("store_down")
             for item in batch:
-                log.error("delivery %s (%s) not recorded: %s", item.delivery_id, item.event, exc)
+                with logs.context(**_log_fields(item)):
+                    log.error("delivery %s (%s) not recorded: %s", item.delivery_id, item.event, exc)
             return [(503, {"detail": say("store_down")}) for _ in batch], []
         answers: list[Answer] = []
         jobs: list[tuple[int, str]] = []
@@ -107,6 +116,10 @@ class Intake:
                 answers.append((202, {"status": "queued", "requests": ids}))
             else:
                 answers.append((202, {"status": "recorded" if item.plan.installation else "ignored"}))
+        if log.isEnabledFor(logging.DEBUG):  # off the hot path unless asked for
+            for item, answer in zip(batch, answers, strict=True):
+                with logs.context(**_log_fields(item)):
+                    log.debug("delivery %s (%s): %s %s", item.delivery_id, item.event, answer[0], answer[1])
         return answers, jobs
 
     def enqueue(self, jobs: Sequence[tuple[int, str]]) -> None:

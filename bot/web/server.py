@@ -7,10 +7,14 @@ from typing import Any
 from bot.settings import Settings
 
 
-def uvicorn_options(log_level: str) -> dict[str, Any]:
-    """How uvicorn serves the App (the intake benchmark serves its bare baseline the same way)."""
-    return {"log_level": log_level, "lifespan": "on", "proxy_headers": False, "server_header": False,
-            "access_log": False}  # fmt: skip
+def uvicorn_options(log_level: str, log_format: str = "text") -> dict[str, Any]:
+    """How uvicorn serves the App (the intake benchmark serves its bare baseline the same way); with LOG_FORMAT=json
+    uvicorn keeps the logging bot.logs configured (its lines become JSON objects too)."""
+    options = {"log_level": log_level, "lifespan": "on", "proxy_headers": False, "server_header": False,
+               "access_log": False}  # fmt: skip
+    if log_format == "json":
+        options["log_config"] = None
+    return options
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
@@ -20,4 +24,4 @@ def serve(settings: Settings, host: str, port: int) -> None:
     from bot.web import create_app
 
     app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, **uvicorn_options(settings.log_level.lower()))
+    uvicorn.run(app, host=host, port=port, **uvicorn_options(settings.log_level.lower(), settings.log_format))

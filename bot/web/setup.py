@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from bot import paths
 from bot.github import GitHubError, ManifestApp, create_app_from_manifest
 from bot.jobs import html_base
 from bot.render import TEMPLATES, phrases, render_html
@@ -38,8 +39,7 @@ from bot.web.oauth import Signer, cookie, read_cookie
 
 log = logging.getLogger("falco-rules-bot.setup")
 
-MANIFEST_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "config",
-                             "app-manifest.yml")  # fmt: skip
+MANIFEST_PATH = os.path.join(paths.CONFIG, "app-manifest.yml")
 STATE_COOKIE = "frb_setup_state"
 STATE_MAX_AGE = 3600  # GitHub's code lives an hour; the person may take a while on GitHub's page
 NAME_MAX = 34  # GitHub's limit on an App's name

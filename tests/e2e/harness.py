@@ -65,6 +65,7 @@ class BotServer:
             GIT_ALLOWED_URLS=self.emu.url,
             DATA_DIR=str(self.data_dir),
             REVIEW_DELAY_SECONDS="0.5",
+            GITHUB_TIMEOUT_SECONDS="8",  # a call GitHub leaves unanswered (the emulator's `delay` faults) fails sooner
             WORKERS="2",
             LOG_LEVEL="INFO",
         )
@@ -111,6 +112,10 @@ class BotServer:
     def deliver(self, event: str, action: str | None, **kwargs: Any) -> tuple[int, Any]:
         """A webhook built from GitHub's example payloads, signed and POSTed as GitHub would."""
         return self.emu.deliver(f"{self.url}/webhook", event, action, app=self.app, **kwargs)
+
+    def post_raw(self, payload: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST a delivery built beforehand (`emu.webhook`): the same bytes and headers, as a redelivery sends."""
+        return httpx.post(f"{self.url}/webhook", content=payload, headers=headers, timeout=30)
 
 
 class World:
@@ -186,11 +191,14 @@ class ScaleOutGroup(BotServer):
     only verifying and enqueuing) and `worker` processes consuming, all started by the tests (tests/scaleout)."""
 
     def __init__(self, emu: Emulator, app: Any, data_dir: Path, webs: int = 2, workers: int = 3,
-                 **settings: str | None) -> None:  # fmt: skip
+                 redis: Any = None, postgres: Any = None, **settings: str | None) -> None:  # fmt: skip
+        """`redis` and `postgres` (tests/scaleout/servers.py): instances of the test's own, to restart; by default
+        the test run's shared ones."""
         from tests.scaleout import servers
 
-        self.database_url = servers.postgres().fresh_url()
-        shared: dict[str, str | None] = {"DATABASE_URL": self.database_url, "REDIS_URL": servers.redis().fresh_url()}
+        self.database_url = (postgres or servers.postgres()).fresh_url()
+        self.redis_url = (redis or servers.redis()).fresh_url()
+        shared: dict[str, str | None] = {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url}
         super().__init__(emu, app, data_dir, **shared, **settings)
         web_settings = {**shared, **settings, "WORKERS": None}  # unset: `serve` embeds no consumer
         self.webs = [BotServer(emu, app, data_dir / f"web{i}", **web_settings) for i in range(webs)]

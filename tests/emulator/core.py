@@ -7,6 +7,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,8 @@ class Call:
     auth_kind: str  # jwt | installation | anonymous | invalid
     query: str = ""
     seq: int = 0
+    at: float = field(default_factory=time.monotonic)  # when it was answered
+    installation: int | None = None  # whose installation token made the call
 
 
 @dataclass
@@ -509,10 +512,23 @@ class Emulator:
             self.issues[(repo.lower(), number)] = issue
             return number
 
-    def push_pull_request(self, repo: str, number: int, source: str | Path, head_ref: str = "feature") -> str:
-        """A new head for the pull request (what a `synchronize` event announces); returns its sha."""
+    def stage_commits(self, repo: str, source: str | Path, refs: list[str]) -> None:
+        """Fetch the commits of `refs` (branches of the local repository `source`) into the repository at once, so
+        that pushes of them (`push_pull_request(..., sha=...)`) are a reference update only."""
         target = self.repo(repo)
-        sha = gitstore.fetch_ref(target.git, source, head_ref, f"refs/pull/{number}/head")
+        gitstore.git(target.git.path, "fetch", "--quiet", "--no-tags", str(source),
+                     *[f"+refs/heads/{r}:refs/staged/{r}" for r in refs])  # fmt: skip
+
+    def push_pull_request(self, repo: str, number: int, source: str | Path | None = None, head_ref: str = "feature",
+                          sha: str | None = None) -> str:  # fmt: skip
+        """A new head for the pull request (what a `synchronize` event announces): `head_ref` of the local
+        repository `source`, or the staged commit `sha`; returns its sha."""
+        target = self.repo(repo)
+        if sha is not None:
+            gitstore.git(target.git.path, "update-ref", f"refs/pull/{number}/head", sha)
+        else:
+            assert source is not None
+            sha = gitstore.fetch_ref(target.git, source, head_ref, f"refs/pull/{number}/head")
         with self.lock:
             issue = self.issue(repo, number)
             issue.head_sha = sha
@@ -624,6 +640,11 @@ class Emulator:
         self.issue(repo, number)
         user = self.user(author)
         return self.new_comment(repo, number, author, body, user.app_id).id
+
+    def comment_history(self, comment_id: int) -> list[str]:
+        """Every body a comment had, oldest first."""
+        with self.lock:
+            return list(self.comments_by_id[comment_id].history)
 
     def comment_list(self, repo: str, number: int) -> list[Comment]:
         key = repo.lower()

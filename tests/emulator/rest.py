@@ -722,6 +722,7 @@ def update_comment(ctx: Ctx) -> Resp:
     if len(body) > MAX_COMMENT:
         return _too_long(doc)
     comment.body = body
+    comment.history.append(body)
     comment.updated_at = now()
     return Resp(200, comment_json(ctx.emu, comment))
 

@@ -200,6 +200,7 @@ class Handler(BaseHTTPRequestHandler):
             graphql_operation=graphql_operation,
             auth_kind=auth.kind if not auth_error else "invalid",
             query=query_text,
+            installation=auth.installation.id if auth.installation is not None and not auth_error else None,
         )
         self.send(resp, rate)
 

@@ -148,6 +148,10 @@ class Comment:
     updated_at: datetime = field(default_factory=now)
     minimized: bool = False
     minimized_reason: str | None = None
+    history: list[str] = field(default_factory=list)  # every body the comment had, oldest first (the tests read it)
+
+    def __post_init__(self) -> None:
+        self.history.append(self.body)
 
 
 @dataclass

@@ -67,13 +67,24 @@ class Redis:
     def __init__(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="frb-redis-")
         self.port = free_port()
+        self._start()
+        self._dbs = itertools.count(1)
+
+    def _start(self) -> None:
         log = open(os.path.join(self.dir, "redis.log"), "ab")  # noqa: SIM115 - the server writes to it
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                                       "--dir", self.dir, "--save", "", "--appendonly", "no", "--databases", "64"],
                                      stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         log.close()
         _wait_port(self.port)
-        self._dbs = itertools.count(1)
+
+    def halt(self) -> None:
+        """Stop the server (without persistence, everything it held is gone); `resume` starts it on the same port."""
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def resume(self) -> None:
+        self._start()
 
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
@@ -114,10 +125,18 @@ class Postgres:
             self.prefix = ["runuser", "-u", user, "--"]
         self.port = free_port()
         self._run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.resume()
+        self.stopped = False
+
+    def resume(self) -> None:
+        """Start the server (again, with the data it had)."""
         options = f"-p {self.port} -h 127.0.0.1 -k {self.sockets} -F -c max_connections=300"
         self._run("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "postgres.log"), "-w", "-t", "60",
                   "-o", options, "start")  # fmt: skip
-        self.stopped = False
+
+    def halt(self) -> None:
+        """Stop the server at once (`-m immediate`: open connections break as in a crash), keeping its data."""
+        self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
 
     def _run(self, tool: str, *args: str) -> None:
         subprocess.run([*self.prefix, os.path.join(self.bin, tool), *args], check=True, capture_output=True,

@@ -40,7 +40,8 @@ def post(server: BotServer, body: bytes, event: str = "pull_request", signature:
 
 
 def writes_since(emu: Emulator, mark: int) -> list[str]:
-    """Calls that change something on GitHub (minting an installation token aside)."""
+    """Calls that changed something on GitHub (minting an installation token aside). A repository outside the
+    installation may still be public, so readable, and the bot tries to publish there: GitHub refuses (404)."""
     calls = emu.calls_since(mark)
 
     def query(c: Any) -> bool:
@@ -208,5 +209,8 @@ def test_a_delivery_for_what_the_app_does_not_have_publishes_nothing(server: Bot
     assert "Traceback" not in request.outcome, request.outcome
     time.sleep(0.5)
     assert writes_since(emu, mark) == [], [(c.route, c.status) for c in emu.calls_since(mark)]
+    if whose == "unknown installation":  # not even a token: no attempt to write anything, refused or not
+        assert [c.route for c in emu.calls_since(mark) if c.method in WRITES] == [
+            "POST /app/installations/{installation_id}/access_tokens"]  # fmt: skip
     assert w.bot_comments(number) == [] and w.runs() == []
     assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200

@@ -10,7 +10,7 @@ import pytest
 
 from bot.models import CheckResult, Commit, Finding, Identity, Report, conclusion_of
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "report-v1.json").read_text())
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "report-v1.schema.json").read_text())
 PASS = CheckResult("dco", "DCO sign-off", "pass", "Every commit is signed off.")
 FAIL = CheckResult(
     "rules",

@@ -273,3 +273,15 @@ def test_a_store_that_cannot_open_raises_store_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(StoreError):
         Store(f"sqlite:///{tmp_path / 'file' / 'bot.db'}").ping()
+
+
+def test_a_lease_is_renewed_only_by_its_holder_before_anyone_takes_the_job_over(store: Store) -> None:
+    rid = store.add_review_request(pr(), now=T0)
+    assert store.claim(rid, "w1", lease=10, now=T0) is not None
+    assert store.renew(rid, "w1", lease=10, now=T0 + 30)  # late, but nobody took it: still w1's
+    assert not store.renew(rid, "w2", lease=10, now=T0 + 31)
+    assert store.due_requests(now=T0 + 45) != []  # w1 stalls again: the sweeper hands the job out again
+    assert not store.renew(rid, "w1", lease=10, now=T0 + 46)  # w1 wakes up: no longer its job
+    assert store.claim(rid, "w2", lease=10, now=T0 + 47) is not None
+    assert not store.renew(rid, "w1", lease=10, now=T0 + 48)
+    assert store.renew(rid, "w2", lease=10, now=T0 + 48)

@@ -112,6 +112,7 @@ class Jobs:
         self.settings, self.store = settings, store
         self.huey = _queue(settings)
         self._task = self.huey.task(name="request")(self.run)
+        self._dispatch = self.huey.task(name="dispatch")(self.dispatch)
         self._stop_sweeping = threading.Event()
         self._sweeper: threading.Thread | None = None
         self.token = uuid.uuid4().hex[:12]
@@ -133,15 +134,28 @@ class Jobs:
         else:
             self._task(request_id)
 
-    def enqueue_many(self, items: Sequence[tuple[int, float]]) -> None:
-        """Put several stored requests on the queue at once, each (id, delay): one write to the queue for all."""
-        messages = []
+    def enqueue_many(self, items: Sequence[tuple[int, float]], together: bool = True) -> None:
+        """Put several stored requests on the queue at once, each (id, delay), in one write to the queue. Requests
+        due together travel as one message that a worker fans out when it is due (`dispatch`): the web process
+        writes one message per batch of deliveries, the workers the rest. `together=False`: a message each."""
+        due: dict[float, list[int]] = {}
         for request_id, delay in items:
-            task = self._task.s(request_id)
-            if delay > 0:
-                task.eta = normalize_time(None, delay, self.huey.utc)
-            messages.append(self.huey.serialize_task(task))
+            due.setdefault(delay, []).append(request_id)
+        messages = []
+        for delay, ids in due.items():
+            if together and len(ids) > 1:
+                tasks = [self._dispatch.s(ids)]
+            else:
+                tasks = [self._task.s(request_id) for request_id in ids]
+            for task in tasks:
+                if delay > 0:
+                    task.eta = normalize_time(None, delay, self.huey.utc)
+                messages.append(self.huey.serialize_task(task))
         _put_all(self.huey.storage, messages)
+
+    def dispatch(self, request_ids: list[int]) -> None:
+        """The queue task for requests that came due together: one message each, for any worker to take."""
+        self.enqueue_many([(request_id, 0.0) for request_id in request_ids], together=False)
 
     def enqueue_review(self, request_id: int) -> None:
         """Enqueue with the debounce delay (a burst of events for a PR coalesces into one review)."""

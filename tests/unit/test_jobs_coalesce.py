@@ -158,3 +158,18 @@ def test_html_base() -> None:
     assert html_base("https://api.github.com") == "https://github.com"
     assert html_base("https://ghe.example.com/api/v3/") == "https://ghe.example.com"
     assert html_base("http://127.0.0.1:9000") == "http://127.0.0.1:9000"
+
+
+def test_requests_due_together_travel_as_one_message_fanned_out_when_due(jobs: Jobs) -> None:
+    ids = [request(jobs, number=n) for n in (1, 2, 3)]
+    jobs.enqueue_many([(rid, 0.0) for rid in ids] + [(request(jobs, number=4), 30.0)])
+    assert jobs.huey.pending_count() == 2  # one message for the three due now, one for the one due later
+    messages = [jobs.huey.dequeue() for _ in range(2)]
+    [dispatch] = [m for m in messages if m.name.endswith("dispatch")]
+    assert dispatch.args == (ids,)
+    jobs.huey.execute(dispatch)  # a worker takes it: one message per request, for any worker
+    fanned = [jobs.huey.dequeue() for _ in range(jobs.huey.pending_count())]
+    assert sorted(m.args[0] for m in fanned) == ids
+    for message in fanned:
+        jobs.huey.execute(message)
+    assert [state(jobs, rid)[0] for rid in ids] == ["failed"] * 3  # each went on to its review (no credentials)

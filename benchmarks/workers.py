@@ -82,6 +82,7 @@ def main() -> int:
     parser.add_argument("--pulls", type=int, default=12, help="pull requests (each its own installation)")
     parser.add_argument("--rounds", type=int, default=3, help="reviews of every pull request per measurement")
     parser.add_argument("--memory-reviews", type=int, default=1000)
+    parser.add_argument("--memory-only", action="store_true", help="skip the reviews-per-minute measurements")
     args = parser.parse_args()
     redis, postgres = servers.Redis(), servers.Postgres()
     emu = Emulator()
@@ -95,7 +96,7 @@ def main() -> int:
             pulls = typical_pulls(emu, app, keys, tmp, args.pulls)
             settings = {"REVIEW_DELAY_SECONDS": "0", "WORKERS": "1", "LOG_LEVEL": "WARNING"}
             rates = {}
-            for workers in (1, 2, 3):
+            for workers in () if args.memory_only else (1, 2, 3):
                 group = ScaleOutGroup(emu, app, tmp / f"pool{workers}", webs=1, workers=workers, redis=redis,
                                       postgres=postgres, **settings).start()  # fmt: skip
                 store = Store(group.database_url)

@@ -539,6 +539,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return COMMANDS[args.command](args)
 
 
+LONG_RUNNING = {"serve", "worker"}  # processes that live for days: their garbage must be collected
+
+
 def run() -> None:
     """The console script: main(), then a quick exit.
 
@@ -547,7 +550,8 @@ def run() -> None:
     """
     import gc
 
-    gc.disable()  # a one-shot command builds no garbage worth collecting: imports and the run go faster
+    if not LONG_RUNNING.intersection(sys.argv[1:2]):
+        gc.disable()  # a one-shot command builds no garbage worth collecting: imports and the run go faster
     code = main()
     try:
         sys.stdout.flush()

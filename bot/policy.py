@@ -65,7 +65,8 @@ def _finding(phrase: str, **values: Any) -> Finding:
     return Finding("warning", f"POLICY_{phrase.upper()}", message, text["hint"], file=".github/falco-rules-bot.yml")
 
 
-def _choices_for(dotted: str) -> tuple[str, ...] | None:
+def choices_for(dotted: str) -> tuple[str, ...] | None:
+    """The values a policy key accepts, when it restricts them (`checks.dco.mode`, `checks.*.severity`)."""
     if dotted in CHOICES:
         return CHOICES[dotted]
     parts = dotted.split(".")
@@ -93,7 +94,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any], prefix: str, out: lis
         if type(value) is not type(default) or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
             out.append(_wrong_type(dotted, default, value))
             continue
-        allowed = _choices_for(dotted)
+        allowed = choices_for(dotted)
         if allowed is not None and value not in allowed:
             out.append(_finding("bad_value", key=dotted, allowed=", ".join(allowed), value=value, default=default))
             continue
@@ -103,7 +104,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any], prefix: str, out: lis
 
 def _as_written(dotted: str, default: Any, value: Any) -> Any:
     """A word YAML read as something else, back to the word: a bare `off` (YAML 1.1 says false) or `19` (a number)."""
-    allowed = _choices_for(dotted)
+    allowed = choices_for(dotted)
     if not isinstance(default, str) or allowed is None or isinstance(value, str):
         return value
     if value is False and "off" in allowed:

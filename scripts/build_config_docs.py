@@ -1,7 +1,7 @@
 """Writes docs/configuration.md: the policy keys of config/defaults.yml and the server settings of bot/settings.py.
 
 The documentation of a policy key is the block of comment lines right above it in config/defaults.yml; its default
-is what a YAML parse of the file gives; its allowed values are what bot/policy.py enforces (CHOICES). The server
+is what a YAML parse of the file gives; its allowed values are what bot/policy.py enforces (choices_for). The server
 settings are the fields of bot.settings.Settings (each read from the environment variable of its upper-cased name)
 with the comment at the end of each field's line in the source. tests/unit/test_docs.py fails when the file differs
 from what this script writes. Usage: python scripts/build_config_docs.py [--check]
@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
 
 import yaml  # noqa: E402  # after the path set-up, like the bot imports below
 
-from bot.policy import CHOICES  # noqa: E402
+from bot.policy import choices_for  # noqa: E402
 
 DEFAULTS = ROOT / "config" / "defaults.yml"
 SETTINGS = ROOT / "bot" / "settings.py"
@@ -95,16 +95,6 @@ def policy_keys(data: dict[str, Any], comments: dict[str, str], prefix: str = ""
     return out
 
 
-def allowed_values(path: str) -> tuple[str, ...] | None:
-    """The values bot/policy.py accepts for a key, when it restricts them."""
-    if path in CHOICES:
-        return CHOICES[path]
-    parts = path.split(".")
-    if len(parts) == 3 and parts[0] == "checks":
-        return CHOICES.get(f"checks.*.{parts[2]}")
-    return None
-
-
 def as_yaml(value: Any) -> str:
     """A value as one line of YAML (flow style)."""
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True).strip()
@@ -131,7 +121,7 @@ def code(text: str) -> str:
 def _table(keys: list[Key]) -> list[str]:
     lines = ["| key | default | allowed values | description |", "|---|---|---|---|"]
     for key in keys:
-        allowed = allowed_values(key.path)
+        allowed = choices_for(key.path)
         shown = ", ".join(code(a) for a in allowed) if allowed else ""
         default = pipes(code(as_yaml(key.default)))
         lines.append(f"| {code(key.path)} | {default} | {pipes(shown)} | {cell(key.comment)} |")

@@ -135,8 +135,10 @@ class Intake:
     def handle(self, headers: Mapping[str, str], body: bytes) -> Answer:
         """Verify, parse, store durably, enqueue, one delivery on its own: the status code and JSON body."""
         prepared = self.prepare(headers, body)
-        if not isinstance(prepared, Prepared):
-            return prepared
+        return self.record(prepared) if isinstance(prepared, Prepared) else prepared
+
+    def record(self, prepared: Prepared) -> Answer:
+        """Record one prepared delivery on its own (no batch), enqueue its jobs; its answer."""
         answers, jobs = self.commit([prepared])
         self.enqueue(jobs)
         return answers[0]
@@ -162,9 +164,7 @@ class Writer:
     async def submit(self, prepared: Prepared) -> Answer:
         """The answer to this delivery, once it is recorded (or could not be)."""
         if not self._threads:  # not started, or stopped: record it on its own
-            answers, jobs = self.intake.commit([prepared])
-            self.intake.enqueue(jobs)
-            return answers[0]
+            return self.intake.record(prepared)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
         self._pending.put((prepared, future, loop))

@@ -52,11 +52,8 @@ def server(request: pytest.FixtureRequest, emu: Emulator, app: Any,
     two `serve` processes taking deliveries in turn and three `worker` processes, over PostgreSQL and Redis."""
     data = tmp_path_factory.mktemp("bot-data")
     mode = getattr(request, "param", "embedded")
-    bot = (ScaleOutGroup(emu, app, data) if mode == "scaleout" else BotServer(emu, app, data)).start()
-    try:
+    with ScaleOutGroup(emu, app, data) if mode == "scaleout" else BotServer(emu, app, data) as bot:
         yield bot
-    finally:
-        bot.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -44,8 +44,25 @@ def wait_for(what: Callable[[], Any], timeout: float = 40.0, interval: float = 0
     return value
 
 
+def stop_process(proc: subprocess.Popen[bytes], kill: bool = False, timeout: float = 15) -> None:
+    """SIGTERM (or SIGKILL) a process and wait for it; SIGKILL when it outlives `timeout`."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class BotServer:
-    """`falco-rules-bot serve` in its own process, configured to speak to the emulator."""
+    """`falco-rules-bot serve` in its own process, configured to speak to the emulator; `with` starts and stops it."""
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
     def __init__(self, emu: Emulator, app: Any, data_dir: Path, **settings: str | None) -> None:
         self.emu, self.app, self.data_dir = emu, app, data_dir
@@ -100,13 +117,7 @@ class BotServer:
     def stop(self, kill: bool = False) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, kill)
         self.proc = None
 
     def deliver(self, event: str, action: str | None, **kwargs: Any) -> tuple[int, Any]:
@@ -234,15 +245,11 @@ class ScaleOutGroup(BotServer):
     def stop(self, kill: bool = False) -> None:
         for web in self.webs:
             web.stop(kill)
-        for proc in self.workers:
+        for proc in self.workers:  # all signalled first: they stop together
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
         for proc in self.workers:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, kill)
         self.workers = []
 
     def deliver(self, event: str, action: str | None, **kwargs: Any) -> tuple[int, Any]:

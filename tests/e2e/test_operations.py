@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,7 @@ import httpx
 import pytest
 
 from bot.gpg import gpg_available
-from tests.e2e.harness import BotServer, World, free_port, wait_for
+from tests.e2e.harness import BotServer, World, free_port, stop_process, wait_for
 from tests.emulator import Emulator
 from tests.gpgkeys import Key
 
@@ -65,11 +63,8 @@ def json_lines(log: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def served(emu: Emulator, app: Any, tmp_path: Path) -> Any:
-    bot = BotServer(emu, app, tmp_path / "data", LOG_FORMAT="json", METRICS_TOKEN=TOKEN).start()
-    try:
+    with BotServer(emu, app, tmp_path / "data", LOG_FORMAT="json", METRICS_TOKEN=TOKEN) as bot:
         yield bot
-    finally:
-        bot.stop()
 
 
 def test_json_logs_carry_the_delivery_and_the_jobs_context(served: BotServer, emu: Emulator, app: Any,
@@ -172,10 +167,5 @@ def test_each_worker_serves_its_own_metrics(emu: Emulator, app: Any, keys: dict[
         assert value(on_web, "falco_rules_bot_deliveries_total", event="pull_request", status="202") == 1
         assert value(on_web, "falco_rules_bot_reviews_total", conclusion="success") is None
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_process(worker, timeout=20)
         web.stop()

@@ -24,11 +24,8 @@ DELIVERY = "5ca1e0a7-0000-4000-8000-000000000005"
 
 @pytest.fixture(scope="module")
 def group(emu: Emulator, app: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleOutGroup]:
-    bot = ScaleOutGroup(emu, app, tmp_path_factory.mktemp("scaleout")).start()
-    try:
+    with ScaleOutGroup(emu, app, tmp_path_factory.mktemp("scaleout")) as bot:
         yield bot
-    finally:
-        bot.stop()
 
 
 def completed(w: World) -> list[dict[str, Any]]:

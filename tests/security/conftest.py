@@ -17,11 +17,8 @@ __all__ = ["app", "emu", "honest_emulator", "keys", "server"]
 
 @pytest.fixture(scope="module")
 def server(emu: Emulator, app: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:
-    bot = BotServer(emu, app, tmp_path_factory.mktemp("bot-data")).start()
-    try:
+    with BotServer(emu, app, tmp_path_factory.mktemp("bot-data")) as bot:
         yield bot
-    finally:
-        bot.stop()
 
 
 @pytest.fixture(autouse=True)

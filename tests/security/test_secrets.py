@@ -21,11 +21,8 @@ DASHBOARD = "dashboard-bearer-for-the-test-0123456789"
 
 @pytest.fixture
 def watched(emu: Emulator, app: Any, tmp_path: Path) -> Iterator[BotServer]:
-    bot = BotServer(emu, app, tmp_path / "data", DASHBOARD_TOKEN=DASHBOARD, LOG_LEVEL="DEBUG").start()
-    try:
+    with BotServer(emu, app, tmp_path / "data", DASHBOARD_TOKEN=DASHBOARD, LOG_LEVEL="DEBUG") as bot:
         yield bot
-    finally:
-        bot.stop()
 
 
 def test_no_secret_in_logs_store_dashboard_or_answers(watched: BotServer, emu: Emulator, app: Any,

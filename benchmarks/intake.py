@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from tests.e2e.harness import stop_process  # noqa: E402
 from tests.emulator.webhooks import example, signature_256  # noqa: E402
 
 SECRET = "benchmark-webhook-secret"
@@ -54,15 +54,6 @@ def start(argv: list[str], env: dict[str, str], port: int, log: Path) -> subproc
         except httpx.HTTPError:
             time.sleep(0.1)
     raise SystemExit(f"{argv} did not answer in 30 s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def load(url: str, requests_file: Path, connections: int, requests: int) -> dict[str, Any]:
@@ -133,8 +124,8 @@ def main() -> int:
                 bot_runs.append(load(f"http://127.0.0.1:{bot_port}/webhook", requests_file, args.connections,
                                      args.requests))  # fmt: skip
         finally:
-            stop(bot)
-            stop(bare)
+            stop_process(bot)
+            stop_process(bare)
         for run in bot_runs:
             if set(run["statuses"]) != {"202"}:
                 raise SystemExit(f"the bot answered {run['statuses']}:\n{(tmp / 'bot.log').read_text()[-3000:]}")

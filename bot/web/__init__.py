@@ -11,13 +11,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
 
 from bot import metrics
 from bot.jobs import Jobs
 from bot.render import phrases
 from bot.settings import Settings, SettingsError
 from bot.store import Store
-from bot.web import dashboard, health, intake, setup
+from bot.web import dashboard, endpoint, health, intake, setup
 
 log = logging.getLogger("falco-rules-bot.web")
 
@@ -70,24 +71,15 @@ def create_app(settings: Settings) -> FastAPI:
             store.close()
 
     app = FastAPI(title="falco-rules-bot", lifespan=lifespan, **FASTAPI_OPTIONS)
-    _setup_routes(app, setup.Setup(settings))  # first: in setup mode its POST /webhook (503) wins over the intake's
     app.state.settings, app.state.store, app.state.jobs = settings, store, jobs
     metrics.watch(store, jobs)
     webhook = intake.Intake(settings, store, jobs, str(phrases("check_run.yml")["name"]))
     writer = intake.Writer(webhook)
-    limit = settings.max_body_bytes
-
-    @app.post("/webhook")
-    async def receive(request: Request) -> JSONResponse:
-        problem = intake.length_problem(request.headers.get("content-length"), limit)
-        if problem is None:
-            body = await _body(request, limit)
-            if body is None:
-                problem = 413, {"detail": intake.say("too_large", limit=limit)}
-            else:
-                problem = await _accept(webhook, writer, request, body)
-        metrics.delivery(request.headers.get("x-github-event"), problem[0])
-        return JSONResponse(problem[1], status_code=problem[0])
+    wizard = setup.Setup(settings)
+    if not wizard.mode:  # first in the router: every delivery is matched against it before any other route
+        hook = endpoint.Webhook(webhook, writer, settings.max_body_bytes)
+        app.router.routes.append(Route("/webhook", hook, methods=["POST"], include_in_schema=False))
+    _setup_routes(app, wizard)  # in setup mode its own POST /webhook answers 503
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -105,7 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _setup_routes(app: FastAPI, wizard: setup.Setup) -> None:
     """GET /setup, /setup/callback (404 once the App is configured) and /setup/installed: bot.web.setup decides; in
-    setup mode also POST /webhook, answering 503 (registered before the intake's route, so it wins)."""
+    setup mode also POST /webhook, answering 503 (the intake's route is not registered then)."""
     wizard.announce()
 
     async def answer(request: Request, route: str) -> Response:
@@ -186,30 +178,3 @@ def _dashboard_routes(app: FastAPI, board: dashboard.Dashboard) -> None:
     @app.get("/logout", include_in_schema=False)
     async def dashboard_logout(request: Request) -> Response:
         return await answer(request, "logout")
-
-
-INLINE_BYTES = 256 * 1024  # bodies up to this size are verified and parsed on the event loop (well under 1 ms)
-
-
-async def _accept(webhook: intake.Intake, writer: intake.Writer, request: Request, body: bytes) -> intake.Answer:
-    """Verify and parse (a big body off the event loop), then wait for the writer's group commit."""
-    headers = request.headers  # read three times, case-insensitively: no copy
-    if len(body) <= INLINE_BYTES:
-        prepared = webhook.prepare(headers, body)
-    else:
-        prepared = await run_in_threadpool(webhook.prepare, headers, body)
-    if not isinstance(prepared, intake.Prepared):
-        return prepared
-    return await writer.submit(prepared)
-
-
-async def _body(request: Request, limit: int) -> bytes | None:
-    """The raw body, or None as soon as it grows over `limit` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)

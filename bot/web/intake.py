@@ -12,14 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from bot import logs, metrics
 from bot.jobs import Jobs
 from bot.render import phrases
 from bot.settings import Settings
 from bot.store import Delivery, NewRequest, Store, StoreError
 from bot.web.events import Plan, delivery_of, plan
+from bot.web.payload import fields
 from bot.web.signature import signature_valid
 
 log = logging.getLogger("falco-rules-bot.intake")
@@ -84,11 +83,8 @@ class Intake:
         event, delivery_id = headers.get("x-github-event"), headers.get("x-github-delivery")
         if not event or not delivery_id or len(delivery_id) > 100:
             return 400, {"detail": say("missing_headers")}
-        try:
-            payload = orjson.loads(body)  # over 1024 levels deep is a decode error too
-        except orjson.JSONDecodeError:
-            return 400, {"detail": say("bad_json")}
-        if not isinstance(payload, dict):
+        payload = fields(body)
+        if payload is None:
             return 400, {"detail": say("bad_json")}
         if event == "ping":
             return 200, {"status": "pong"}
@@ -150,8 +146,8 @@ class Writer:
     event loop, then puts the batch's jobs on the queue in one write, after the answers. The store is the truth:
     a job whose enqueue is lost in a crash is enqueued by the sweeper or at the next start."""
 
-    def __init__(self, intake: Intake, max_batch: int = 200, linger: float = 0.005) -> None:
-        self.intake, self.max_batch, self.linger = intake, max_batch, linger
+    def __init__(self, intake: Intake, max_batch: int = 200, linger: float = 0.005, poll: float = 0.0002) -> None:
+        self.intake, self.max_batch, self.linger, self.poll = intake, max_batch, linger, poll
         self._pending: queue.SimpleQueue[Waiting | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
 
@@ -184,21 +180,24 @@ class Writer:
             if first is None:
                 return
             batch = [first]
-            # Under load, deliveries arrive every fraction of a millisecond: lingering a moment lets one commit
-            # (and one queue write) serve many more of them. When nothing follows, the wait costs this much only.
-            lingered = False
+            # Under load, deliveries arrive every fraction of a millisecond: gathering them a moment longer lets one
+            # commit (and one queue write) serve many. The writer keeps gathering while they keep coming, looking
+            # again every `poll` seconds, for `linger` seconds at most; a lone delivery waits one `poll` only.
+            deadline = time.monotonic() + self.linger
+            arriving = True
             while len(batch) < self.max_batch:
                 try:
                     item = self._pending.get_nowait()
                 except queue.Empty:
-                    if lingered or self.linger <= 0:
+                    if not arriving or time.monotonic() >= deadline:
                         break
-                    lingered = True
-                    time.sleep(self.linger)
+                    arriving = False
+                    time.sleep(self.poll)
                     continue
                 if item is None:
                     stopping = True
                     break
+                arriving = True
                 batch.append(item)
             try:
                 answers, jobs = self.intake.commit([prepared for prepared, _, _ in batch])

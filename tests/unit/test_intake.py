@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,6 +139,40 @@ def test_malformed_json(server: Running) -> None:
     assert server.post("pull_request", body=b"{not json").status_code == 400
     assert server.post("pull_request", body=b"[1, 2]").status_code == 400
     assert server.post("pull_request", body=b"\xff\xfe").status_code == 400
+
+
+def test_json_that_is_not_utf_8_is_refused_even_where_the_bot_does_not_read(server: Running) -> None:
+    body = b'{"action": "opened", "pull_request": {"title": "caf\xe9", "number": 12}}'
+    assert server.post("pull_request", body=body).status_code == 400
+    assert server.store.count("deliveries") == 0
+
+
+def test_a_delivery_of_an_unusual_shape_is_recorded_not_refused(server: Running) -> None:
+    payload = {**opened(), "repository": "falco/rules"}  # not an object: no repository to act on
+    answer = server.post("pull_request", payload, delivery="odd-1")
+    assert (answer.status_code, answer.json()) == (202, {"status": "ignored"})
+    assert server.store.count("deliveries") == 1 and server.store.count("review_requests") == 0
+
+
+def test_the_webhook_takes_only_post(server: Running) -> None:
+    answer = httpx.get(f"{server.url}/webhook")
+    assert (answer.status_code, answer.headers["allow"]) == (405, "POST")
+    assert answer.json() == {"detail": "Method Not Allowed"}
+
+
+def test_a_sender_that_goes_away_mid_body_costs_nothing(server: Running, caplog: pytest.LogCaptureFixture) -> None:
+    raw = json.dumps(opened()).encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        head = (
+            f"POST /webhook HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: pull_request\r\nX-GitHub-Delivery: gone\r\n"
+            f"X-Hub-Signature-256: {sign(raw, SECRET.encode())}\r\nContent-Length: {len(raw)}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + raw[:100])
+    time.sleep(0.3)  # time for the server to see the connection close
+    assert server.post("pull_request", opened(number=13), delivery="after").status_code == 202
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert [d for d in ("gone", "after") if server.store.requests_for("falco/rules", 12 if d == "gone" else 13)] == [
+        "after"]  # fmt: skip
 
 
 def test_ping(server: Running) -> None:

@@ -97,7 +97,23 @@ def main() -> int:
     parser.add_argument("--pulls", type=int, default=200, help="pull requests the deliveries are spread over")
     parser.add_argument("--database-url", default=None, help="e.g. postgresql+psycopg://... (default: SQLite)")
     parser.add_argument("--redis-url", default=None, help="redis://... (default: Huey's SQLite queue)")
+    parser.add_argument("--scaleout", action="store_true", help="start a PostgreSQL and a Redis here, use them")
     args = parser.parse_args()
+    if args.scaleout:
+        from tests.scaleout import servers
+
+        redis, postgres = servers.Redis(), servers.Postgres()
+        args.database_url, args.redis_url = postgres.fresh_url(), redis.fresh_url()
+        try:
+            return measure(args)
+        finally:
+            redis.stop()
+            postgres.stop()
+    return measure(args)
+
+
+def measure(args: argparse.Namespace) -> int:
+    """Run the rounds against both servers and print the figures."""
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         requests_file = tmp / "requests.jsonl"

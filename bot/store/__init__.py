@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import (
     Connection,
     Engine,
+    TextClause,
     bindparam,
     create_engine,
     delete,
@@ -31,7 +32,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.store.schema import (
@@ -56,21 +57,42 @@ DeliveryRecord = tuple["Delivery", Sequence["NewRequest"], "InstallationUpdate |
 _SEEN_DELIVERIES = select(deliveries.c.delivery_id).where(
     deliveries.c.delivery_id.in_(bindparam("ids", expanding=True)))  # fmt: skip
 _DELIVERY_COLUMNS = ("delivery_id", "event", "action", "repo", "installation_id", "received_at")
-_REQUEST_COLUMNS = ("id", "kind", "repo", "pr_number", "installation_id", "head_sha", "trigger", "delivery_id",
+_REQUEST_COLUMNS = ("kind", "repo", "pr_number", "installation_id", "head_sha", "trigger", "delivery_id",
                     "command_comment_id", "details", "generation", "state", "lease_until", "attempts", "created_at",
                     "updated_at")  # fmt: skip
 _TOP_REQUEST_ID = select(func.coalesce(func.max(review_requests.c.id), 0))
-_NEXT_REQUEST_IDS = text("SELECT nextval(pg_get_serial_sequence('review_requests', 'id')) FROM generate_series(1, :n)")
-# The last generation of every (repo, pull request, kind) among the batch's repositories and numbers (a superset of
-# the batch's pairs, narrowed by the caller's dictionary lookups; both columns are indexed together).
-_LAST_GENERATIONS = (
-    select(review_requests.c.repo, review_requests.c.pr_number, review_requests.c.kind,
-           func.max(review_requests.c.generation))
-    .where(review_requests.c.repo.in_(bindparam("repos", expanding=True)),
-           review_requests.c.pr_number.in_(bindparam("numbers", expanding=True)))
-    .group_by(review_requests.c.repo, review_requests.c.pr_number, review_requests.c.kind)
-)  # fmt: skip
-_PR_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+
+
+@functools.lru_cache(maxsize=8)
+def _unnest_insert(table: str, columns: tuple[str, ...], dialect: Dialect) -> str:
+    """PostgreSQL: INSERT rows given as one array per column, typed as the schema types the columns."""
+    found = metadata.tables[table].c
+    arrays = ", ".join(f"CAST(%s AS {found[c].type.compile(dialect=dialect)}[])" for c in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+
+
+@functools.lru_cache(maxsize=64)
+def _last_generations(n: int) -> TextClause:
+    """SQLite: the last generation of each of `n` (repo, pull request, kind), or NULL: one probe of the generations'
+    unique index each (max() over an equality prefix reads the index's last entry, not the pull request's
+    history)."""
+    triples = ", ".join(f"(:r{i}, :n{i}, :k{i})" for i in range(n))
+    return text(f"WITH v(repo, n, kind) AS (VALUES {triples}) SELECT v.repo, v.n, v.kind, "
+                "(SELECT max(r.generation) FROM review_requests r "
+                "WHERE r.repo = v.repo AND r.pr_number = v.n AND r.kind = v.kind) FROM v")  # fmt: skip
+
+
+# PostgreSQL's forms of the intake's statements: one array per parameter, so one statement text whatever the batch
+# (parsed and planned once, prepared by the driver), where an IN list or VALUES rows change it with the batch's size.
+_NEW_DELIVERIES = " ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id"
+_NEW_REQUEST_KEYS = " RETURNING id, kind, repo, pr_number, generation"
+_LAST_GENERATIONS_PG = text(
+    "SELECT v.repo, v.n, v.kind, (SELECT max(r.generation) FROM review_requests r "
+    "WHERE r.repo = v.repo AND r.pr_number = v.n AND r.kind = v.kind) "
+    "FROM unnest(CAST(:repos AS varchar[]), CAST(:numbers AS integer[]), CAST(:kinds AS varchar[])) AS v(repo, n, kind)"
+)
+# One statement takes every lock of a batch, in the array's order (a function scan emits its rows in order).
+_PR_ADVISORY_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ks AS bigint[])) AS t(k)")
 
 
 class StoreError(Exception):
@@ -273,15 +295,20 @@ class Store:
 
     def _record(self, conn: Connection, batch: Sequence[DeliveryRecord], delay: float,
                 now: float) -> list[list[int] | None]:  # fmt: skip
-        seen = set(conn.execute(_SEEN_DELIVERIES, {"ids": [d.delivery_id for d, _, _ in batch]}).scalars())
-        fresh: list[DeliveryRecord] = []
+        firsts: list[DeliveryRecord] = []  # each delivery id's first in the batch, in the batch's order
+        known: set[str] = set()
         for item in batch:
-            if item[0].delivery_id not in seen:
-                seen.add(item[0].delivery_id)
-                fresh.append(item)
-        if fresh:
-            self._insert_rows(conn, "deliveries", _DELIVERY_COLUMNS, [
-                (d.delivery_id, d.event, d.action, d.repo, d.installation_id, now) for d, _, _ in fresh])  # fmt: skip
+            if item[0].delivery_id not in known:
+                known.add(item[0].delivery_id)
+                firsts.append(item)
+        rows = [(d.delivery_id, d.event, d.action, d.repo, d.installation_id, now) for d, _, _ in firsts]
+        if self.sqlite:  # the transaction holds the write lock: what is not there now will not be before the commit
+            seen = set(conn.execute(_SEEN_DELIVERIES, {"ids": [row[0] for row in rows]}).scalars())
+            fresh = [item for item in firsts if item[0].delivery_id not in seen]
+            self._insert_rows(conn, "deliveries", _DELIVERY_COLUMNS, [row for row in rows if row[0] not in seen])
+        else:  # one statement both inserts and tells which were new (a concurrent writer's are waited for, skipped)
+            new = {row[0] for row in self._insert_arrays(conn, "deliveries", _DELIVERY_COLUMNS, rows, _NEW_DELIVERIES)}
+            fresh = [item for item in firsts if item[0].delivery_id in new]
         ids = iter(self._add_requests(conn, [(r, d.delivery_id) for d, rs, _ in fresh for r in rs], delay, now))
         recorded = {d.delivery_id: [next(ids) for _ in rs] for d, rs, _ in fresh}
         for _, _, installation in fresh:
@@ -309,34 +336,55 @@ class Store:
         """Insert jobs, each the next generation of its pull request and kind; their ids, in order."""
         if not items:
             return []
-        prs = sorted({(r.repo, r.number) for r, _ in items})
-        if not self.sqlite:  # the generations of a pull request are handed out one transaction at a time
-            for repo, number in prs:  # in one order, so that two batches never wait for each other
-                conn.execute(_PR_ADVISORY_LOCK, {"k": zlib.crc32(f"{repo}#{number}".encode())})
-        last = {(repo, number, kind): int(g) for repo, number, kind, g in conn.execute(_LAST_GENERATIONS, {
-            "repos": sorted({repo for repo, _ in prs}), "numbers": sorted({n for _, n in prs})})}  # fmt: skip
-        ids = self._next_request_ids(conn, len(items))
+        if not self.sqlite:  # the generations of a pull request are handed out one transaction at a time; the
+            # locks are taken in one order (ascending), so that two batches never wait for each other
+            keys = sorted({zlib.crc32(f"{r.repo}#{r.number}".encode()) for r, _ in items})
+            conn.execute(_PR_ADVISORY_LOCKS, {"ks": keys}).all()
+        triples = sorted({(r.repo, r.number, r.kind) for r, _ in items})
+        if self.sqlite:
+            params = {f"{key}{i}": value for i, t in enumerate(triples) for key, value in zip("rnk", t, strict=True)}
+            found = conn.execute(_last_generations(len(triples)), params)
+        else:
+            repos, numbers, kinds = map(list, zip(*triples, strict=True))
+            found = conn.execute(_LAST_GENERATIONS_PG, {"repos": repos, "numbers": numbers, "kinds": kinds})
+        last = {(repo, number, kind): int(g or 0) for repo, number, kind, g in found}
         rows = []
-        for request_id, (r, delivery_id) in zip(ids, items, strict=True):
+        for r, delivery_id in items:
             generation = last[(r.repo, r.number, r.kind)] = last.get((r.repo, r.number, r.kind), 0) + 1
-            rows.append((request_id, r.kind, r.repo, r.number, r.installation_id, r.head_sha, r.trigger, delivery_id,
+            rows.append((r.kind, r.repo, r.number, r.installation_id, r.head_sha, r.trigger, delivery_id,
                          r.command_comment_id, json.dumps(r.details) if r.details else None, generation, "queued",
                          now + delay + self.queue_grace, 0, now, now))  # fmt: skip
-        self._insert_rows(conn, "review_requests", _REQUEST_COLUMNS, rows)
-        return ids
+        if self.sqlite:
+            ids = self._next_request_ids(conn, len(rows))
+            self._insert_rows(conn, "review_requests", ("id", *_REQUEST_COLUMNS),
+                              [(i, *row) for i, row in zip(ids, rows, strict=True)])  # fmt: skip
+            return ids
+        made: dict[tuple[Any, ...], int] = {}
+        for i, kind, repo, number, generation in self._insert_arrays(conn, "review_requests", _REQUEST_COLUMNS, rows,
+                                                                     _NEW_REQUEST_KEYS):  # fmt: skip
+            made[(kind, repo, number, generation)] = int(i)
+        return [made[(row[0], row[1], row[2], row[9])] for row in rows]  # by (kind, repo, number, generation)
 
     def _next_request_ids(self, conn: Connection, n: int) -> list[int]:
-        """Ids for `n` new jobs, handed out before the insert so that one executemany can write them all."""
-        if self.sqlite:  # the transaction holds SQLite's write lock (BEGIN IMMEDIATE): nobody else inserts meanwhile
-            top = int(conn.execute(_TOP_REQUEST_ID).scalar_one())
-            return list(range(top + 1, top + 1 + n))
-        return [int(i) for i in conn.execute(_NEXT_REQUEST_IDS, {"n": n}).scalars()]
+        """SQLite: ids for `n` new jobs, handed out before the insert so that one executemany can write them all
+        (the transaction holds SQLite's write lock, BEGIN IMMEDIATE: nobody else inserts meanwhile)."""
+        top = int(conn.execute(_TOP_REQUEST_ID).scalar_one())
+        return list(range(top + 1, top + 1 + n))
 
     def _insert_rows(self, conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-        """INSERT many rows through the driver's executemany (the intake's hot path: no per-row statement work)."""
-        mark = "?" if self.sqlite else "%s"
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-        conn.exec_driver_sql(sql, rows)
+        """SQLite: INSERT many rows through executemany (in process, no per-row statement work)."""
+        if rows:
+            marks = ", ".join("?" * len(columns))
+            conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def _insert_arrays(self, conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]],
+                       returning: str) -> list[tuple[Any, ...]]:  # fmt: skip
+        """PostgreSQL: INSERT many rows as one statement over one array per column (one round trip and one
+        execution, where executemany would execute once per row; one statement text, parsed once); what the
+        RETURNING clause `returning` gives back."""
+        arrays = tuple(map(list, zip(*rows, strict=True)))
+        return [tuple(row) for row in conn.exec_driver_sql(_unnest_insert(table, columns, conn.dialect) + returning,
+                                                           arrays)]  # fmt: skip
 
     # -- the job's life -------------------------------------------------------------------------
     @_guarded

@@ -323,7 +323,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     with progress(sys.stderr, label) as shown:  # a progress line on stderr when it is a terminal, else nothing
         try:
             snapshot = local_snapshot(args.repo, args.base, args.head, policy, args.pr_title, body, repo_name, issues,
-                                      args.gnupghome)  # fmt: skip
+                                      args.gnupghome, lambda done, total: shown.update(label, done, total))  # fmt: skip
             facts = AgreementFacts(statuses=statuses, signed=tuple(signed))
             snapshot = replace(snapshot, agreement_facts=facts)
         except GitError as exc:

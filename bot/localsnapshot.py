@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from bot.checks.rules import is_rules_file
@@ -40,17 +40,22 @@ def local_snapshot(
     repo_name: str = "local/repository",
     issues: Sequence[IssueFacts] = (),
     gnupghome: str | None = None,
+    on_commit: Callable[[int, int], None] | None = None,
 ) -> PullRequestSnapshot:
-    """base..head of the repository at `path`, reviewed as the App would review a pull request."""
+    """base..head of the repository at `path`, reviewed as the App would review a pull request; `on_commit` is told
+    (done, total) as each commit is read and its signature verified."""
     local = LocalRepository(path)
     base_sha, head_sha = local.resolve(base), local.resolve(head)
+    found = list(local.commits(base_sha, head_sha))
     commits = []
-    for commit in local.commits(base_sha, head_sha):
+    for done, commit in enumerate(found, start=1):
         sig = commit.signature
         if sig.kind == "gpg" and sig.signature_armor and sig.signed_payload:
             verified = verify_signature(sig.signature_armor, sig.signed_payload, gnupghome=gnupghome)
             commit = replace(commit, signature=replace(sig, local=verified))
         commits.append(commit)
+        if on_commit is not None:
+            on_commit(done, len(found))
     patterns = policy.get("rules_files.patterns")
     every_rules_file = tuple(f for f in local.files_at(head_sha) if is_rules_file(f.path, patterns))
     changed = local.changed_files(base_sha, head_sha)

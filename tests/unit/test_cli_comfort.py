@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import shutil
 import subprocess
 import sys
@@ -210,7 +211,8 @@ def test_check_shows_progress_on_a_terminal_stderr_only(many_commits: Repo, alic
     assert code == 1
     report = json.loads(stdout)  # stdout stays clean for tools
     assert {c["id"]: c["status"] for c in report["checks"]}["signatures"] == "pass"
-    assert "reading main..HEAD and verifying commit signatures" in terminal
+    counts = re.findall(r"reading main\.\.HEAD and verifying commit signatures \((\d+)/12\)", terminal)
+    assert list(dict.fromkeys(int(n) for n in counts)) == list(range(1, 13))  # one step a commit, in order
     assert "reviewing 12 commit(s)" in terminal
     assert terminal.startswith("\r\x1b[2K") and terminal.endswith("\r\x1b[2K")  # drawn over, then erased
     piped = run(*args)

@@ -12,7 +12,7 @@ from bot.models import PullRequestSnapshot, Report
 from bot.policy import Policy
 from bot.rules.collector import Collector
 from bot.rules.diff import RuleSetDiff, diff_rulesets
-from bot.rules.engine import validate
+from bot.rules.engine import shared_loads, validate
 
 
 def attack_version(policy: Policy) -> str:
@@ -56,9 +56,10 @@ def review(snapshot: PullRequestSnapshot, policy: Policy) -> Report:
     patterns, order = files_policy["patterns"], files_policy["load_order"]
     touched = any(is_rules_file(f.path, patterns) and f.head_text is not None for f in snapshot.files)
     every = list(snapshot.rules_files_at_head) or list(snapshot.files)
-    base = validate(ruleset_files(every, False, patterns, order)).collector
-    head = validate(ruleset_files(every, True, patterns, order)).collector
-    diff = diff_rulesets(base, head)
-    attack = attack_section(base, head, diff, attack_version(policy)) if touched else None
-    checks = tuple(run_all(snapshot, policy))
+    with shared_loads():  # the checks load the same base and head again: each is read and compiled once
+        base = validate(ruleset_files(every, False, patterns, order)).collector
+        head = validate(ruleset_files(every, True, patterns, order)).collector
+        diff = diff_rulesets(base, head)
+        attack = attack_section(base, head, diff, attack_version(policy)) if touched else None
+        checks = tuple(run_all(snapshot, policy))
     return Report(snapshot.repo, snapshot.number, snapshot.base_sha, snapshot.head_sha, checks, diff.to_json(), attack)

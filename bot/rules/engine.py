@@ -7,6 +7,7 @@ import gc
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from bot.rules import messages as m
 from bot.rules.collector import Collector, LoadConfig, LoadError
@@ -326,9 +327,33 @@ def _load_like_falco(files: Sequence[RulesFile], options: EngineOptions | None) 
 
 
 def validate(files: Sequence[RulesFile], options: EngineOptions | None = None) -> Validation:
-    """Every problem in one pass: all files read without stopping, then one compile of the whole set."""
+    """Every problem in one pass: all files read without stopping, then one compile of the whole set. Inside
+    `shared_loads()`, the same files with the same options give the first pass's result again."""
+    memo = _SHARED.get()
+    key = (tuple(files), options or EngineOptions())
+    if memo is not None and key in memo:
+        return memo[key]
     with _engine_run():
-        return _validate(files, options)
+        outcome = _validate(files, options)
+    if memo is not None:
+        memo[key] = outcome
+    return outcome
+
+
+_SHARED: ContextVar[dict[tuple[tuple[RulesFile, ...], EngineOptions], Validation] | None] = ContextVar(
+    "shared_loads", default=None
+)
+
+
+@contextmanager
+def shared_loads() -> Iterator[None]:
+    """Within the block, each rule set is read and compiled once: a review loads its base and its head for several
+    checks (the rules check, the tags check, the diff, the ATT&CK view), which only read the results."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
 
 
 def _validate(files: Sequence[RulesFile], options: EngineOptions | None) -> Validation:

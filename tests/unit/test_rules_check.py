@@ -115,3 +115,17 @@ def test_a_rule_newer_than_the_declared_engine_version(declared: str, cond: str,
         finding = result.findings[0]
         assert "available since engine" in finding.message and finding.line == 2
         assert "required_engine_version" in (finding.hint or "")
+
+
+def test_within_one_review_each_rule_set_is_loaded_once() -> None:
+    from bot.rules.engine import EngineOptions, RulesFile, shared_loads, validate
+
+    files = [RulesFile("rules/falco_rules.yaml", GOOD + NOISY)]
+    assert validate(files) is not validate(files)  # outside a review: a fresh pass each time
+    with shared_loads():
+        first = validate(files)
+        assert validate([RulesFile("rules/falco_rules.yaml", GOOD + NOISY)]) is first  # same names and texts
+        assert validate(files, EngineOptions()) is first  # the default options, spelled out
+        assert validate(files, EngineOptions((0, 20, 0))) is not first  # other options: their own pass
+        assert validate([RulesFile("rules/falco_rules.yaml", GOOD)]) is not first  # other text: its own pass
+    assert validate(files) is not first  # the review is over: nothing kept

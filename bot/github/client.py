@@ -160,6 +160,9 @@ def _retry_after_seconds(value: str) -> float:
         return 60.0
 
 
+TOKEN_ROUTE = "/app/installations/{id}/access_tokens"
+
+
 class _InstallationAuth(Auth.AppInstallationAuth):
     """PyGithub's installation auth with the token cache behind a lock, and a way to drop a refused token."""
 
@@ -175,7 +178,15 @@ class _InstallationAuth(Auth.AppInstallationAuth):
             auth = self._authorization
             if auth is None or datetime.now(UTC) >= self._renew_at:
                 fetched = datetime.now(UTC)
-                auth = self._authorization = self._get_installation_authorization()
+                try:  # PyGithub asks for it on a connection of its own: counted here
+                    auth = self._authorization = self._get_installation_authorization()
+                except GithubException as exc:
+                    metrics.github_call("POST", TOKEN_ROUTE, exc.status, dict(exc.headers or {}))
+                    raise
+                except Exception:
+                    metrics.github_call("POST", TOKEN_ROUTE, None)
+                    raise
+                metrics.github_call("POST", TOKEN_ROUTE, 201)
                 lifetime = auth.expires_at - fetched
                 self._renew_at = auth.expires_at - min(TOKEN_REFRESH, lifetime / 4)
             return str(auth.token)

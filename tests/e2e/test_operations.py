@@ -129,6 +129,9 @@ def test_metrics_count_deliveries_reviews_and_github_calls(served: BotServer, em
     runs = value(found, "falco_rules_bot_github_requests_total", method="POST",
                  route="/repos/{owner}/{repo}/check-runs", status="201")  # fmt: skip
     assert runs == 1
+    tokens = value(found, "falco_rules_bot_github_requests_total", method="POST",
+                   route="/app/installations/{id}/access_tokens", status="201")  # fmt: skip
+    assert tokens == 1  # one installation token, reused for the whole review
     remaining = [v for (name, _), v in found.items() if name == "falco_rules_bot_github_rate_limit_remaining"]
     assert remaining and all(0 < v <= 15000 for v in remaining)
     for state in ("pending", "scheduled"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -95,38 +95,26 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+SETUP_PAGES = {"/setup": "start", "/setup/callback": "callback", "/setup/installed": "installed"}
+DASHBOARD_PAGES = {"/": "home", "/reviews/{review_id}": "review", "/repos/{owner}/{repo}/matrix": "matrix",
+                   "/login": "login", "/login/callback": "callback", "/logout": "logout"}  # fmt: skip
+Serve = Callable[[str, Request], "dashboard.Page | None"]
+
+
 def _setup_routes(app: FastAPI, wizard: setup.Setup) -> None:
     """GET /setup, /setup/callback (404 once the App is configured) and /setup/installed: bot.web.setup decides; in
     setup mode also POST /webhook, answering 503 (the intake's route is not registered then)."""
     wizard.announce()
-
-    async def answer(request: Request, route: str) -> Response:
-        page = await run_in_threadpool(wizard.serve, route, dict(request.headers), dict(request.query_params),
-                                       request.url.scheme == "https")  # fmt: skip
-        if page is None:
-            return JSONResponse({"detail": "Not Found"}, status_code=404)
-        response = HTMLResponse(page.html, status_code=page.status, headers=page.headers)
-        for value in page.cookies:
-            response.headers.append("set-cookie", value)
-        return response
-
     if wizard.mode:
 
         @app.post("/webhook", include_in_schema=False)
         async def webhook_in_setup_mode() -> JSONResponse:
             return JSONResponse({"detail": setup.say("webhook_unavailable")}, status_code=503)
 
-    @app.get("/setup", include_in_schema=False)
-    async def setup_start(request: Request) -> Response:
-        return await answer(request, "start")
+    def serve(route: str, request: Request) -> dashboard.Page | None:
+        return wizard.serve(route, dict(request.headers), dict(request.query_params), request.url.scheme == "https")
 
-    @app.get("/setup/callback", include_in_schema=False)
-    async def setup_callback(request: Request) -> Response:
-        return await answer(request, "callback")
-
-    @app.get("/setup/installed", include_in_schema=False)
-    async def setup_installed(request: Request) -> Response:
-        return await answer(request, "installed")
+    _pages(app, SETUP_PAGES, serve)
 
 
 def _metrics_route(app: FastAPI, token: str | None) -> None:
@@ -145,36 +133,28 @@ def _dashboard_routes(app: FastAPI, board: dashboard.Dashboard) -> None:
     """GET /, /reviews/{id}, /repos/{owner}/{repo}/matrix, and the GitHub sign-in's /login, /login/callback,
     /logout: bot.web.dashboard decides; 404 as unknown when off."""
 
-    async def answer(request: Request, route: str, **args: str) -> Response:
-        page = await run_in_threadpool(board.serve, route, args, dict(request.headers), dict(request.query_params),
-                                       request.url.path, request.url.scheme == "https")  # fmt: skip
-        if page is None:
-            return JSONResponse({"detail": "Not Found"}, status_code=404)
-        response = HTMLResponse(page.html, status_code=page.status, headers=page.headers)
-        for cookie in page.cookies:
-            response.headers.append("set-cookie", cookie)
-        return response
+    def serve(route: str, request: Request) -> dashboard.Page | None:
+        return board.serve(route, dict(request.path_params), dict(request.headers), dict(request.query_params),
+                           request.url.path, request.url.scheme == "https")  # fmt: skip
 
-    @app.get("/", include_in_schema=False)
-    async def dashboard_home(request: Request) -> Response:
-        return await answer(request, "home")
+    _pages(app, DASHBOARD_PAGES, serve)
 
-    @app.get("/reviews/{review_id}", include_in_schema=False)
-    async def dashboard_review(request: Request, review_id: str) -> Response:
-        return await answer(request, "review", review_id=review_id)
 
-    @app.get("/repos/{owner}/{repo}/matrix", include_in_schema=False)
-    async def dashboard_matrix(request: Request, owner: str, repo: str) -> Response:
-        return await answer(request, "matrix", owner=owner, repo=repo)
+def _pages(app: FastAPI, pages: dict[str, str], serve: Serve) -> None:
+    """A GET route for each path of `pages`, answered by `serve` (off the event loop) with the page's route name:
+    its HTML and cookies, or 404 as an unknown route when it has none."""
 
-    @app.get("/login", include_in_schema=False)
-    async def dashboard_login(request: Request) -> Response:
-        return await answer(request, "login")
+    def endpoint(route: str) -> Callable[[Request], Awaitable[Response]]:
+        async def page_of(request: Request) -> Response:
+            page = await run_in_threadpool(serve, route, request)
+            if page is None:
+                return JSONResponse({"detail": "Not Found"}, status_code=404)
+            response = HTMLResponse(page.html, status_code=page.status, headers=page.headers)
+            for cookie in page.cookies:
+                response.headers.append("set-cookie", cookie)
+            return response
 
-    @app.get("/login/callback", include_in_schema=False)
-    async def dashboard_callback(request: Request) -> Response:
-        return await answer(request, "callback")
+        return page_of
 
-    @app.get("/logout", include_in_schema=False)
-    async def dashboard_logout(request: Request) -> Response:
-        return await answer(request, "logout")
+    for path, route in pages.items():
+        app.add_api_route(path, endpoint(route), methods=["GET"], include_in_schema=False)

@@ -13,12 +13,11 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.cookies import CookieError, SimpleCookie
 from typing import Literal
 from urllib.parse import urlencode
 
 from bot.settings import Settings
-from bot.web.oauth import EVERYONE, SignIn, Viewer
+from bot.web.oauth import EVERYONE, SignIn, Viewer, read_cookie
 
 log = logging.getLogger("falco-rules-bot.dashboard")
 
@@ -129,15 +128,8 @@ class Gate:
         return any([_same(given, token) for token in self.tokens])  # every token compared: no early exit
 
     def _cookie_ok(self, header: str) -> bool:
-        if not self.sessions or not header:
-            return False
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(header)
-        except CookieError:
-            return False
-        morsel = jar.get(COOKIE)
-        return morsel is not None and any([_same(morsel.value, s) for s in self.sessions])
+        value = read_cookie(header, COOKIE) if self.sessions else None
+        return value is not None and any([_same(value, s) for s in self.sessions])
 
     def _basic_ok(self, credentials: str) -> bool:
         if not self.users:

@@ -8,7 +8,6 @@ lease expired (a lost message, a killed worker), so that nothing enqueued is eve
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import socket
@@ -186,10 +185,6 @@ class Jobs:
                     self.sweep()
                 except Exception as exc:  # the store or the queue is down: the next sweep tries again
                     log.warning("sweep failed: %s", exc)
-                # The rules engine hands what a run allocated to the oldest generation without the collector's
-                # accounting (bot/rules/engine.py, _engine_run), so that generation's own trigger may never fire
-                # in a process that runs reviews for days: a full collection here bounds the garbage instead.
-                gc.collect()
 
         self._sweeper = threading.Thread(target=loop, name="sweeper", daemon=True)
         self._sweeper.start()

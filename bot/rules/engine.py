@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -295,11 +296,15 @@ def _engine_run() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
-            # Everything the run allocated sits in the youngest generation; re-enabling as is would make
-            # the next allocation traverse all of it. freeze()+unfreeze() moves it to the oldest
-            # generation without a traversal (it is still collected there if it ever becomes garbage).
-            gc.freeze()
-            gc.unfreeze()
+            if threading.active_count() == 1:
+                # Everything the run allocated sits in the youngest generation; re-enabling as is would make
+                # the next allocation traverse all of it. freeze()+unfreeze() moves it to the oldest
+                # generation without a traversal (it is still collected there if it ever becomes garbage).
+                gc.freeze()
+                gc.unfreeze()
+            # Where other threads share the heap (`serve`, `worker`), that would move their young objects too, out
+            # of the collector's accounting (the oldest generation's trigger would then not fire), and undo the
+            # web process's start-up freeze: there the collector simply resumes, one traversal per run.
             gc.enable()
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+
 import pytest
 
-from bot.rules.engine import EngineOptions, RulesFile, load_like_falco
+from bot.rules.engine import EngineOptions, RulesFile, load_like_falco, validate
 
 RULE = "- rule: R\n  desc: d.\n  condition: evt.type = open\n  output: x\n  priority: {priority}\n"
 
@@ -156,3 +159,23 @@ def test_override_replace_and_append_per_key() -> None:
         "  override:\n    condition: append\n    output: append\n    priority: replace\n"
     )
     assert falco(text) == ([], [])
+
+
+def test_beside_other_threads_the_engine_leaves_the_collectors_generations_alone() -> None:
+    # `serve` freezes what its start-up built, so that full collections skip it; a review run by a thread of the
+    # same process must not thaw it (nor move the other threads' young objects out of the collector's accounting).
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    kept = [{"start-up": i} for i in range(1000)]
+    gc.collect()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(kept)
+        validate([RulesFile("r.yaml", "- macro: m\n  condition: evt.type = open\n")])
+        assert gc.get_freeze_count() == frozen and gc.isenabled()
+    finally:
+        gc.unfreeze()
+        release.set()
+        other.join()

@@ -382,6 +382,8 @@ class Store:
         """PostgreSQL: INSERT many rows as one statement over one array per column (one round trip and one
         execution, where executemany would execute once per row; one statement text, parsed once); what the
         RETURNING clause `returning` gives back."""
+        if not rows:
+            return []
         arrays = tuple(map(list, zip(*rows, strict=True)))
         return [tuple(row) for row in conn.exec_driver_sql(_unnest_insert(table, columns, conn.dialect) + returning,
                                                            arrays)]  # fmt: skip

@@ -335,14 +335,14 @@ def validate(files: Sequence[RulesFile], options: EngineOptions | None = None) -
     """Every problem in one pass: all files read without stopping, then one compile of the whole set. Inside
     `shared_loads()`, the same files with the same options give the first pass's result again."""
     memo = _SHARED.get()
+    if memo is None:
+        with _engine_run():
+            return _validate(files, options)
     key = (tuple(files), options or EngineOptions())
-    if memo is not None and key in memo:
-        return memo[key]
-    with _engine_run():
-        outcome = _validate(files, options)
-    if memo is not None:
-        memo[key] = outcome
-    return outcome
+    if key not in memo:
+        with _engine_run():
+            memo[key] = _validate(files, options)
+    return memo[key]
 
 
 _SHARED: ContextVar[dict[tuple[tuple[RulesFile, ...], EngineOptions], Validation] | None] = ContextVar(

@@ -77,9 +77,12 @@ def _last_generations(n: int) -> TextClause:
     unique index each (max() over an equality prefix reads the index's last entry, not the pull request's
     history)."""
     triples = ", ".join(f"(:r{i}, :n{i}, :k{i})" for i in range(n))
-    return text(f"WITH v(repo, n, kind) AS (VALUES {triples}) SELECT v.repo, v.n, v.kind, "
-                "(SELECT max(r.generation) FROM review_requests r "
-                "WHERE r.repo = v.repo AND r.pr_number = v.n AND r.kind = v.kind) FROM v")  # fmt: skip
+    return text(f"WITH v(repo, n, kind) AS (VALUES {triples}) {_LAST_OF_EACH} FROM v")
+
+
+# The last generation of each row of v(repo, n, kind), by one probe of the generations' unique index.
+_LAST_OF_EACH = ("SELECT v.repo, v.n, v.kind, (SELECT max(r.generation) FROM review_requests r "
+                 "WHERE r.repo = v.repo AND r.pr_number = v.n AND r.kind = v.kind)")  # fmt: skip
 
 
 # PostgreSQL's forms of the intake's statements: one array per parameter, so one statement text whatever the batch
@@ -87,8 +90,7 @@ def _last_generations(n: int) -> TextClause:
 _NEW_DELIVERIES = " ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id"
 _NEW_REQUEST_KEYS = " RETURNING id, kind, repo, pr_number, generation"
 _LAST_GENERATIONS_PG = text(
-    "SELECT v.repo, v.n, v.kind, (SELECT max(r.generation) FROM review_requests r "
-    "WHERE r.repo = v.repo AND r.pr_number = v.n AND r.kind = v.kind) "
+    f"{_LAST_OF_EACH} "
     "FROM unnest(CAST(:repos AS varchar[]), CAST(:numbers AS integer[]), CAST(:kinds AS varchar[])) AS v(repo, n, kind)"
 )
 # One statement takes every lock of a batch, in the array's order (a function scan emits its rows in order).
@@ -301,13 +303,17 @@ class Store:
             if item[0].delivery_id not in known:
                 known.add(item[0].delivery_id)
                 firsts.append(item)
-        rows = [(d.delivery_id, d.event, d.action, d.repo, d.installation_id, now) for d, _, _ in firsts]
+
+        def rows(items: list[DeliveryRecord]) -> list[tuple[Any, ...]]:
+            return [(d.delivery_id, d.event, d.action, d.repo, d.installation_id, now) for d, _, _ in items]
+
         if self.sqlite:  # the transaction holds the write lock: what is not there now will not be before the commit
-            seen = set(conn.execute(_SEEN_DELIVERIES, {"ids": [row[0] for row in rows]}).scalars())
+            seen = set(conn.execute(_SEEN_DELIVERIES, {"ids": [d.delivery_id for d, _, _ in firsts]}).scalars())
             fresh = [item for item in firsts if item[0].delivery_id not in seen]
-            self._insert_rows(conn, "deliveries", _DELIVERY_COLUMNS, [row for row in rows if row[0] not in seen])
+            self._insert_rows(conn, "deliveries", _DELIVERY_COLUMNS, rows(fresh))
         else:  # one statement both inserts and tells which were new (a concurrent writer's are waited for, skipped)
-            new = {row[0] for row in self._insert_arrays(conn, "deliveries", _DELIVERY_COLUMNS, rows, _NEW_DELIVERIES)}
+            new = {row[0] for row in self._insert_arrays(conn, "deliveries", _DELIVERY_COLUMNS, rows(firsts),
+                                                         _NEW_DELIVERIES)}  # fmt: skip
             fresh = [item for item in firsts if item[0].delivery_id in new]
         ids = iter(self._add_requests(conn, [(r, d.delivery_id) for d, rs, _ in fresh for r in rs], delay, now))
         recorded = {d.delivery_id: [next(ids) for _ in rs] for d, rs, _ in fresh}

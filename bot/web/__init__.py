@@ -144,7 +144,7 @@ def _pages(app: FastAPI, pages: dict[str, str], serve: Serve) -> None:
     """A GET route for each path of `pages`, answered by `serve` (off the event loop) with the page's route name:
     its HTML and cookies, or 404 as an unknown route when it has none."""
 
-    def endpoint(route: str) -> Callable[[Request], Awaitable[Response]]:
+    def answering(route: str) -> Callable[[Request], Awaitable[Response]]:
         async def page_of(request: Request) -> Response:
             page = await run_in_threadpool(serve, route, request)
             if page is None:
@@ -157,4 +157,4 @@ def _pages(app: FastAPI, pages: dict[str, str], serve: Serve) -> None:
         return page_of
 
     for path, route in pages.items():
-        app.add_api_route(path, endpoint(route), methods=["GET"], include_in_schema=False)
+        app.add_api_route(path, answering(route), methods=["GET"], include_in_schema=False)
